@@ -1,0 +1,48 @@
+"""Structured pruning by neuron: remove the hidden neurons whose incoming row has the smallest norm.
+
+Score of neuron ``i`` of a hidden layer is ``||W[i, :]||_q`` with ``q = norm`` in {1, 2}
+(``torch.nn.utils.prune.ln_structured`` on dim 0). In every hidden layer of width ``m`` exactly
+``round(p * m)`` neurons end up removed; the output layer is never pruned (removing a class row
+breaks the task). A removed neuron has its row *and* its bias zeroed: with the bias kept it would
+still output ``ReLU(b)`` (the paper's released code left it in). ``rounds=R`` as for magnitude.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from surrogate.errors import InputError
+from surrogate.network.spec import Network
+from surrogate.prune.registry import register
+from surrogate.prune.schedule import prune_neurons, reject_unknown_options
+
+__all__ = ["row_norms", "structured"]
+
+_NORMS = (1, 2)
+
+
+def row_norms(network: Network, norm: int = 1) -> list[np.ndarray]:
+    """The ``norm`` of each hidden neuron's incoming weight row, one vector per hidden layer."""
+    return [np.linalg.norm(lay.weight, ord=norm, axis=1) for lay in network.layers[:-1]]
+
+
+@register("structured", "by neuron: remove hidden neurons with the smallest L1 (norm=2: L2) row")
+def structured(
+    network: Network,
+    sparsity: float,
+    *,
+    norm: int = 1,
+    rounds: int = 1,
+    data: object = None,
+    **unknown: object,
+) -> Network:
+    """Remove ``round(sparsity * width)`` neurons of each hidden layer, smallest row norm first.
+
+    ``data`` is accepted and ignored (``apply`` passes it to every method).
+    """
+    reject_unknown_options("structured", unknown, ("norm", "rounds"))
+    if isinstance(norm, bool) or norm not in _NORMS:
+        raise InputError(f"norm must be 1 or 2, got {norm!r}")
+    return prune_neurons(
+        network, sparsity, rounds=rounds, scorer=lambda net: row_norms(net, int(norm))
+    )
