@@ -1,0 +1,200 @@
+"""Solve a :class:`~surrogate.encode.MatrixModel` with HiGHS (highspy) under a wall-clock limit.
+
+* Every improving incumbent is passed to ``on_incumbent(x, objective, time_s)`` as it is found
+  (the improving-solution callback): the problems layer re-evaluates it on the *dense* network.
+  The callback may return ``True`` to stop the solve (e.g. a dense counterexample was found).
+* ``stop_when(primal, dual)`` is polled during the search (the MIP interrupt callback): return
+  ``True`` to stop early, e.g. as soon as the dual bound proves a property.
+* ``warm_start`` (a full column vector) is handed to HiGHS before the solve, so a run whose input
+  set is non-empty starts with an incumbent.
+* A time limit is a normal outcome: :class:`SolveResult` carries status, best objective, bound,
+  incumbent, node count and the anytime trace. Only a HiGHS failure raises :class:`SolverError`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+
+from surrogate._highs import new_highs
+from surrogate.encode.matrix import MatrixModel
+from surrogate.errors import SolverError
+
+__all__ = ["SolveResult", "TracePoint", "solve_matrix", "PRESETS"]
+
+#: HiGHS option presets for neural-network MILPs (see docs/performance.md for how they were chosen).
+PRESETS: dict[str, dict[str, object]] = {
+    "default": {},
+    "nn": {"mip_heuristic_effort": 0.2},
+}
+
+_STATUS = {
+    highspy.HighsModelStatus.kOptimal: "optimal",
+    highspy.HighsModelStatus.kInfeasible: "infeasible",
+    highspy.HighsModelStatus.kUnboundedOrInfeasible: "infeasible",
+    highspy.HighsModelStatus.kUnbounded: "unbounded",
+    highspy.HighsModelStatus.kTimeLimit: "time_limit",
+    highspy.HighsModelStatus.kInterrupt: "stopped",
+    highspy.HighsModelStatus.kHighsInterrupt: "stopped",
+    highspy.HighsModelStatus.kObjectiveBound: "stopped",
+    highspy.HighsModelStatus.kObjectiveTarget: "stopped",
+    highspy.HighsModelStatus.kSolutionLimit: "stopped",
+    highspy.HighsModelStatus.kIterationLimit: "time_limit",
+}
+
+
+@dataclass(frozen=True)
+class TracePoint:
+    """One improving incumbent: when (seconds since the solve started) and its objective."""
+
+    time_s: float
+    objective: float
+    bound: float
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    status: str  # optimal | infeasible | unbounded | time_limit | stopped
+    objective: float | None
+    bound: float | None
+    x: np.ndarray | None
+    wall_s: float
+    node_count: int
+    trace: tuple[TracePoint, ...] = field(default=())
+    highs_status: str = ""
+
+    @property
+    def has_incumbent(self) -> bool:
+        return self.x is not None
+
+
+def _to_highs_lp(model: MatrixModel) -> highspy.HighsLp:
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.n_cols
+    lp.num_row_ = model.n_rows
+    lp.col_cost_ = model.c.astype(np.float64)
+    lp.col_lower_ = model.col_lower
+    lp.col_upper_ = model.col_upper
+    lp.row_lower_ = model.row_lower
+    lp.row_upper_ = model.row_upper
+    lp.offset_ = float(model.offset)
+    lp.sense_ = highspy.ObjSense.kMaximize if model.maximize else highspy.ObjSense.kMinimize
+    A = model.A.tocsc()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data.astype(np.float64)
+    lp.a_matrix_.num_col_ = model.n_cols
+    lp.a_matrix_.num_row_ = model.n_rows
+    if model.n_integer:
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous
+            for v in model.integer
+        ]
+    return lp
+
+
+def solve_matrix(
+    model: MatrixModel,
+    *,
+    time_limit_s: float = 60.0,
+    on_incumbent: Callable[[np.ndarray, float, float], bool | None] | None = None,
+    stop_when: Callable[[float, float], bool] | None = None,
+    warm_start: np.ndarray | None = None,
+    options: Mapping[str, object] | None = None,
+    preset: str = "default",
+    threads: int = 1,
+    seed: int = 0,
+) -> SolveResult:
+    """Solve ``model``; see the module docstring for the callbacks. ``options`` are HiGHS options."""
+    if not time_limit_s > 0:
+        raise SolverError(f"time_limit_s must be > 0, got {time_limit_s}")
+    h = new_highs()
+    h.setOptionValue("time_limit", float(time_limit_s))
+    h.setOptionValue("threads", int(threads))
+    h.setOptionValue("random_seed", int(seed))
+    for key, value in {**PRESETS.get(preset, {}), **dict(options or {})}.items():
+        if h.setOptionValue(key, value) != highspy.HighsStatus.kOk:
+            raise SolverError(f"HiGHS rejected option {key}={value!r}")
+    status = h.passModel(_to_highs_lp(model))
+    if status == highspy.HighsStatus.kError:
+        raise SolverError("HiGHS could not load the model (passModel returned an error)")
+
+    t_start = time.perf_counter()
+    trace: list[TracePoint] = []
+    best: dict[str, object] = {"x": None, "obj": None}
+    stop = {"flag": False}
+    sign = -1.0 if model.maximize else 1.0
+
+    def record(x: np.ndarray, obj: float, bound: float) -> None:
+        t = time.perf_counter() - t_start
+        if best["obj"] is not None and sign * obj >= sign * float(best["obj"]) - 1e-12:  # type: ignore[arg-type]
+            return
+        best["x"], best["obj"] = x, obj
+        trace.append(TracePoint(t, obj, bound))
+        if on_incumbent is not None and on_incumbent(x, obj, t):
+            stop["flag"] = True
+
+    def improving(e: highspy.cb.HighsCallbackEvent) -> None:  # type: ignore[name-defined]
+        out = e.data_out
+        x = np.array(out.mip_solution, dtype=np.float64)
+        record(x, float(out.objective_function_value), float(out.mip_dual_bound))
+
+    def interrupt(e: highspy.cb.HighsCallbackEvent) -> None:  # type: ignore[name-defined]
+        if not stop["flag"] and stop_when is not None:
+            out = e.data_out
+            if stop_when(float(out.mip_primal_bound), float(out.mip_dual_bound)):
+                stop["flag"] = True
+        if stop["flag"]:
+            e.interrupt()
+
+    if model.n_integer:
+        h.cbMipImprovingSolution.subscribe(improving)
+        h.cbMipInterrupt.subscribe(interrupt)
+    if warm_start is not None:
+        ws = np.asarray(warm_start, dtype=np.float64)
+        if ws.shape == (model.n_cols,) and model.max_violation(ws) <= 1e-6:
+            sol = highspy.HighsSolution()
+            sol.col_value = ws
+            sol.value_valid = True
+            h.setSolution(sol)
+            # HiGHS does not report a user solution through the improving-solution callback, so the
+            # warm start is recorded here as the first incumbent.
+            record(ws, model.objective_value(ws), float("nan"))
+    if not stop["flag"]:
+        run_status = h.run()
+        if run_status == highspy.HighsStatus.kError:
+            raise SolverError(f"HiGHS failed: {h.modelStatusToString(h.getModelStatus())}")
+    wall = time.perf_counter() - t_start
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    status = "stopped" if stop["flag"] else _STATUS.get(ms, "unknown")
+    x_best = best["x"]
+    sol = h.getSolution()
+    if sol.value_valid:
+        x_sol = np.array(sol.col_value, dtype=np.float64)
+        obj_sol = model.objective_value(x_sol)
+        if best["obj"] is None or sign * obj_sol < sign * float(best["obj"]) - 1e-12:  # type: ignore[arg-type]
+            record(x_sol, obj_sol, float(info.mip_dual_bound) if model.n_integer else obj_sol)
+        x_best = best["x"]
+    bound: float | None
+    if model.n_integer:
+        bound = float(info.mip_dual_bound)
+        if not np.isfinite(bound):
+            bound = None
+    else:
+        bound = float(info.objective_function_value) if ms == highspy.HighsModelStatus.kOptimal else None
+    return SolveResult(
+        status=status,
+        objective=None if best["obj"] is None else float(best["obj"]),  # type: ignore[arg-type]
+        bound=bound,
+        x=None if x_best is None else np.asarray(x_best),
+        wall_s=wall,
+        node_count=int(info.mip_node_count) if model.n_integer else 0,
+        trace=tuple(trace),
+        highs_status=h.modelStatusToString(ms),
+    )
