@@ -1,0 +1,133 @@
+"""``surrogate compare``: one problem, dense MILP against pruned-surrogate MILPs, same time limit."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from surrogate.commands._common import float_list, load_x0, stderr_progress, write_json
+from surrogate.errors import InputError
+
+NAME = "compare"
+HELP = (
+    "Run one verification or maximisation problem on the dense network and on pruned surrogates "
+    "(every incumbent judged on the dense network) and print a table of times and results."
+)
+
+DEFAULT_MODEL = "digits-2x64"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help=f"shipped model name or path to an .onnx file (default {DEFAULT_MODEL})")
+    p.add_argument("--task", choices=("verify", "maximize"), default="verify")
+    p.add_argument("--image", type=int, default=0,
+                   help="index of the digits test image used as x0 (64-input models; default 0)")
+    p.add_argument("--x0", help="file (.npy or text) with the centre point instead of a digits image")
+    p.add_argument("--eps", type=float, default=None,
+                   help="perturbation budget (default 5.0 for l1 as in the paper, 0.05 for linf)")
+    p.add_argument("--norm", choices=("l1", "linf"), default="l1")
+    p.add_argument("--target", default="top2", help="top2 (default), any, or a class index")
+    p.add_argument("--output", type=int, default=0, help="output to optimise (maximize task)")
+    p.add_argument("--minimize", action="store_true", help="minimise instead (maximize task)")
+    p.add_argument("--method", default="magnitude", help="pruning method (see `surrogate prune --list`)")
+    p.add_argument("--sparsities", type=float_list, default=[0.3, 0.5, 0.8, 0.9],
+                   help="comma-separated target sparsities (default 0.3,0.5,0.8,0.9)")
+    p.add_argument("--time-limit", type=float, default=20.0, help="solver seconds per run (default 20)")
+    p.add_argument("--bounds", choices=("interval", "symbolic", "lp"), default="symbolic",
+                   help="bound method for the big-M constants (default symbolic)")
+    p.add_argument("--no-warm-start", action="store_true", help="do not warm-start from x0 / box centre")
+    p.add_argument("--keep-going", action="store_true",
+                   help="do not stop a run at its first dense adversarial (see the anytime trace)")
+    p.add_argument("--seed", type=int, default=0, help="solver random seed")
+    p.add_argument("--json", dest="json_out", help="also write every run's full record to this file")
+
+
+def _problem(args: argparse.Namespace):
+    from surrogate.problems import MaximizationProblem, robustness_problem
+    from surrogate.sets import Box
+    from surrogate.zoo import load_model
+
+    net = load_model(args.model)
+    if args.task == "maximize":
+        box = Box(np.zeros(net.n_inputs), np.ones(net.n_inputs))
+        return net, MaximizationProblem(net, box, output=args.output, maximize=not args.minimize), None
+    if args.x0:
+        x0 = load_x0(args.x0, net.n_inputs)
+        where = args.x0
+    else:
+        from surrogate.data import load_digits
+
+        data = load_digits()
+        if net.n_inputs != data.n_features:
+            raise InputError(
+                f"{args.model} takes {net.n_inputs} inputs, digits images have {data.n_features}: "
+                "pass --x0 FILE with a centre point"
+            )
+        if not 0 <= args.image < len(data.y_test):
+            raise InputError(f"--image must be in [0, {len(data.y_test)}), got {args.image}")
+        x0 = data.x_test[args.image]
+        where = f"digits test image {args.image} (true class {int(data.y_test[args.image])})"
+    eps = args.eps if args.eps is not None else (5.0 if args.norm == "l1" else 0.05)
+    target: str | int = int(args.target) if args.target.lstrip("-").isdigit() else args.target
+    prob = robustness_problem(net, x0, eps, norm=args.norm, target=target)
+    return net, prob, where
+
+
+def run(args: argparse.Namespace) -> int:
+    from surrogate.pipeline import compare, format_table
+
+    if args.time_limit <= 0:
+        raise InputError(f"--time-limit must be > 0, got {args.time_limit}")
+    net, problem, where = _problem(args)
+    print(f"network: {net.summary()}")
+    if args.task == "verify":
+        print(f"problem: {args.norm} ball, eps {problem.meta['eps']:g} around {where}; "
+              f"dense label {problem.label}, target {args.target}")
+    else:
+        print(f"problem: {problem.describe()} over [0, 1]^{net.n_inputs}")
+    print(f"pruning: {args.method} at {', '.join(f'{p:g}' for p in args.sparsities)}; "
+          f"solver limit {args.time_limit:g} s per run; bounds {args.bounds}")
+    ws = None
+    if not args.no_warm_start:
+        ws = problem.x0 if getattr(problem, "x0", None) is not None else problem.input_set.center()
+    results = compare(
+        problem,
+        method=args.method,
+        sparsities=args.sparsities,
+        time_limit_s=args.time_limit,
+        bounds=args.bounds,
+        warm_start=ws,
+        stop_on_success=not args.keep_going,
+        seed=args.seed,
+        progress=stderr_progress,
+    )
+    print()
+    print(format_table(results))
+    print()
+    print(_conclusion(results, problem.maximize))
+    if args.json_out:
+        write_json(args.json_out, {"runs": [r.to_dict() for r in results]})
+        print(f"wrote {args.json_out}")
+    return 0
+
+
+def _conclusion(results, maximize: bool) -> str:
+    dense, pruned = results[0], results[1:]
+    if dense.kind == "verification":
+        td = dense.time_to_first_success_s
+        faster = [r.label for r in pruned if r.time_to_first_success_s is not None
+                  and (td is None or r.time_to_first_success_s < td)]
+        head = ("dense MILP: no dense adversarial within the limit" if td is None
+                else f"dense MILP: first dense adversarial after {td:.2f} s")
+        if dense.verdict == "unsat":
+            head = "dense MILP proved the property (no adversarial exists in the ball)"
+        return f"{head}\npruned surrogates faster to a dense adversarial: {len(faster)}/{len(pruned)}" + (
+            f" ({', '.join(faster)})" if faster else "")
+    found = [r for r in results if r.best_dense_objective is not None]
+    if not found:
+        return "no run found an incumbent"
+    pick = max if maximize else min
+    best = pick(found, key=lambda r: r.best_dense_objective)
+    return f"best dense objective: {best.best_dense_objective:.6g} ({best.label})"

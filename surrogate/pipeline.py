@@ -1,0 +1,120 @@
+"""Dense against pruned: run one problem on the dense network and on pruned surrogates.
+
+Every variant gets the same time limit, bounds method and warm start; pruning time is counted in
+the surrogate's times. The surrogate's incumbents are judged on the dense network (see
+:func:`surrogate.solve.run_milp`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from surrogate.errors import InputError
+from surrogate.problems.base import Problem
+from surrogate.solve.run import RunResult, run_milp
+
+__all__ = ["compare", "format_table", "variant_label"]
+
+
+def variant_label(method: str, sparsity: float) -> str:
+    return "dense" if sparsity == 0 else f"{method}@{sparsity:g}"
+
+
+def compare(
+    problem: Problem,
+    *,
+    method: str = "magnitude",
+    sparsities: Sequence[float] = (0.3, 0.5, 0.8, 0.9),
+    time_limit_s: float = 30.0,
+    bounds: str = "symbolic",
+    warm_start: np.ndarray | None = None,
+    prune_options: dict[str, Any] | None = None,
+    stop_on_success: bool = True,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> list[RunResult]:
+    """The dense run first, then one run per sparsity (pruned with ``method``)."""
+    from surrogate.prune import apply
+
+    for p in sparsities:
+        if not 0.0 <= p < 1.0:
+            raise InputError(f"sparsities must lie in [0, 1), got {p}")
+    results = []
+    levels = [0.0] + [float(p) for p in sparsities if p > 0]
+    for i, p in enumerate(levels):
+        label = variant_label(method, p)
+        if progress:
+            progress(f"[{i + 1}/{len(levels)}] {label}: solving (limit {time_limit_s:g} s)")
+        surrogate, prune_s = None, 0.0
+        if p > 0:
+            t0 = time.perf_counter()
+            surrogate = apply(problem.network, method, p, **(prune_options or {})).network
+            prune_s = time.perf_counter() - t0
+        r = run_milp(
+            problem,
+            surrogate,
+            label=label,
+            sparsity=p,
+            prune_s=prune_s,
+            time_limit_s=time_limit_s,
+            bounds=bounds,
+            warm_start=warm_start,
+            stop_on_success=stop_on_success,
+            seed=seed,
+        )
+        results.append(r)
+        if progress:
+            progress(f"      {summary_line(r)}")
+    return results
+
+
+def _fmt(v: float | None, nd: int = 2) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.{nd}f}"
+
+
+def summary_line(r: RunResult) -> str:
+    if r.kind == "verification":
+        what = (
+            f"dense adversarial at {_fmt(r.time_to_first_success_s)} s"
+            if r.time_to_first_success_s is not None
+            else f"no dense adversarial ({r.verdict})"
+        )
+    else:
+        what = f"best dense objective {_fmt(r.best_dense_objective, 4)} at {_fmt(r.best_dense_time_s)} s"
+    return f"{what}; {r.status}, {r.size['binaries']} binaries, total {r.total_s:.2f} s"
+
+
+def format_table(results: Sequence[RunResult]) -> str:
+    """A fixed-width table of the figures of each run."""
+    if not results:
+        return "(no runs)"
+    verification = results[0].kind == "verification"
+    headers = ["variant", "status"]
+    headers += ["verdict", "t_adv_s"] if verification else []
+    headers += [
+        "best_dense", "t_best_s", "t_first_inc_s", "bound", "nodes",
+        "setup_s", "solve_s", "vars", "bins", "cons", "nnz", "unstable",
+    ]
+    rows = []
+    for r in results:
+        row = [r.label, r.status]
+        if verification:
+            row += [r.verdict or "-", _fmt(r.time_to_first_success_s)]
+        row += [
+            _fmt(r.best_dense_objective, 4), _fmt(r.best_dense_time_s), _fmt(r.time_to_first_incumbent_s),
+            _fmt(r.bound, 4), str(r.node_count), _fmt(r.setup_s), _fmt(r.solve_s),
+            str(r.size["variables"]), str(r.size["binaries"]), str(r.size["constraints"]),
+            str(r.size["nonzeros"]), str(r.neurons.get("unstable", 0)),
+        ]
+        rows.append(row)
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    out = [line, "-" * len(line)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(out)

@@ -1,0 +1,213 @@
+"""One MILP run of a problem, on the dense network or on a pruned surrogate of it.
+
+The surrogate's MILP is built (bounds, encoding, objective) and solved under a time limit; every
+incumbent's input is clipped into the input set and evaluated on the **dense** network (float64),
+so the record says when the sparse model first produced a good *dense* solution. Times are
+wall-clock seconds from the start of the run, including pruning (passed in), bounds and build, so
+comparisons between dense and pruned runs are honest; the setup part is also reported alone.
+
+Verdicts (verification problems): ``sat`` only with a dense-confirmed counterexample (and, when
+``confirm`` is given, confirmed by it too, e.g. onnxruntime); ``unsat`` only when the MILP of the
+**dense** network proved it (dual bound > ``PROOF_MARGIN``); anything else is ``unknown``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from surrogate.encode.inputs import add_input_set
+from surrogate.encode.matrix import MatrixBuilder
+from surrogate.encode.network import encode_network
+from surrogate.encode.pyomo_block import network_bounds
+from surrogate.network.spec import Network
+from surrogate.problems.base import Problem
+from surrogate.solve.highs import solve_matrix
+
+__all__ = ["PROOF_MARGIN", "RunResult", "TraceEntry", "run_milp"]
+
+#: A dual bound must exceed this to count as a proof (absorbs the solver's feasibility tolerance).
+PROOF_MARGIN = 1e-6
+
+
+@dataclass(frozen=True)
+class TraceEntry:
+    time_s: float  # since the run started (setup included)
+    surrogate_objective: float
+    dense_objective: float
+    success: bool
+
+
+@dataclass(frozen=True)
+class RunResult:
+    label: str
+    problem: str
+    kind: str
+    status: str
+    verdict: str | None
+    sparsity: float
+    time_limit_s: float
+    prune_s: float
+    bounds_s: float
+    build_s: float
+    solve_s: float
+    total_s: float
+    time_to_first_incumbent_s: float | None
+    time_to_first_success_s: float | None
+    best_dense_objective: float | None
+    best_dense_time_s: float | None
+    surrogate_objective: float | None
+    bound: float | None
+    node_count: int
+    incumbents: int
+    size: dict[str, int]
+    neurons: dict[str, int]
+    bounds_method: str
+    trace: tuple[TraceEntry, ...] = field(default=())
+    best_x: tuple[float, ...] | None = None
+    best_y_dense: tuple[float, ...] | None = None
+    counterexample_x: tuple[float, ...] | None = None
+    counterexample_y: tuple[float, ...] | None = None
+
+    @property
+    def setup_s(self) -> float:
+        return self.prune_s + self.bounds_s + self.build_s
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["trace"] = [asdict(t) for t in self.trace]
+        d["setup_s"] = self.setup_s
+        return d
+
+
+def _into_set(problem: Problem, x: np.ndarray) -> np.ndarray:
+    """Solver values may sit a hair outside the set (feasibility tolerance): bring them in."""
+    return problem.input_set.project(x)
+
+
+def run_milp(
+    problem: Problem,
+    surrogate: Network | None = None,
+    *,
+    label: str = "dense",
+    sparsity: float = 0.0,
+    prune_s: float = 0.0,
+    time_limit_s: float = 60.0,
+    bounds: Any = "symbolic",
+    warm_start: np.ndarray | None = None,
+    stop_on_success: bool = True,
+    stop_on_proof: bool = True,
+    confirm: Callable[[np.ndarray], bool] | None = None,
+    preset: str = "default",
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Build and solve ``problem`` with ``surrogate`` (default: the dense network itself)."""
+    t_run = time.perf_counter() - prune_s
+    dense = problem.network
+    net = surrogate if surrogate is not None else dense
+    is_dense = surrogate is None or surrogate is dense
+    t0 = time.perf_counter()
+    b = network_bounds(net, problem.input_set, bounds)
+    bounds_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    builder = MatrixBuilder()
+    cols = add_input_set(builder, problem.input_set)
+    enc = encode_network(builder, net, cols.x, b.lower, b.upper)
+    out_cols = enc.output_cols
+    out_lo = np.asarray(b.lower[-1], dtype=np.float64)
+    out_hi = np.asarray(b.upper[-1], dtype=np.float64)
+    if net.layers[-1].activation == "relu":
+        out_lo, out_hi = np.maximum(out_lo, 0.0), np.maximum(out_hi, 0.0)
+    handle = problem.add_objective(builder, out_cols, out_lo, out_hi)
+    model = builder.build()
+    build_s = time.perf_counter() - t0
+
+    ws = None
+    if warm_start is not None:
+        x_ws = _into_set(problem, np.asarray(warm_start, dtype=np.float64))
+        ws = np.zeros(model.n_cols)
+        cols.fill(x_ws, ws)
+        enc.fill(net, x_ws, ws)
+        problem.fill_objective(handle, net.forward(x_ws), ws)
+
+    trace: list[TraceEntry] = []
+    state: dict[str, Any] = {"success": None, "best": None}
+    sign = -1.0 if problem.maximize else 1.0
+
+    def on_incumbent(xcols: np.ndarray, obj: float, _t: float) -> bool:
+        x = _into_set(problem, xcols[cols.x])
+        y = dense.forward(x)
+        dense_obj = problem.objective_of_outputs(y)
+        ok = problem.is_success(x, y) and (confirm is None or confirm(x))
+        t = time.perf_counter() - t_run
+        trace.append(TraceEntry(t, float(obj), float(dense_obj), bool(ok)))
+        if state["best"] is None or sign * dense_obj < sign * state["best"][0]:
+            state["best"] = (float(dense_obj), t, x, y)
+        if ok and state["success"] is None:
+            state["success"] = (t, x, y)
+            if progress:
+                progress(f"{label}: dense counterexample at {t:.2f} s")
+        return bool(ok and stop_on_success)
+
+    def stop_when(_primal: float, dual: float) -> bool:
+        return stop_on_proof and is_dense and problem.proves(dual - PROOF_MARGIN)
+
+    res = solve_matrix(
+        model,
+        time_limit_s=time_limit_s,
+        on_incumbent=on_incumbent,
+        stop_when=stop_when,
+        warm_start=ws,
+        preset=preset,
+        seed=seed,
+    )
+    total_s = time.perf_counter() - t_run
+
+    verdict = None
+    if problem.kind == "verification":
+        if state["success"] is not None:
+            verdict = "sat"
+        elif is_dense and res.bound is not None and problem.proves(res.bound - PROOF_MARGIN):
+            verdict = "unsat"
+        else:
+            verdict = "unknown"
+    best = state["best"]
+    succ = state["success"]
+    neurons = dict(enc.stats())
+    neurons["relus"] = net.relu_count()
+    return RunResult(
+        label=label,
+        problem=getattr(problem, "describe", lambda: problem.kind)(),
+        kind=problem.kind,
+        status=res.status,
+        verdict=verdict,
+        sparsity=float(sparsity),
+        time_limit_s=float(time_limit_s),
+        prune_s=float(prune_s),
+        bounds_s=bounds_s,
+        build_s=build_s,
+        solve_s=res.wall_s,
+        total_s=total_s,
+        time_to_first_incumbent_s=trace[0].time_s if trace else None,
+        time_to_first_success_s=None if succ is None else succ[0],
+        best_dense_objective=None if best is None else best[0],
+        best_dense_time_s=None if best is None else best[1],
+        surrogate_objective=res.objective,
+        bound=res.bound,
+        node_count=res.node_count,
+        incumbents=len(trace),
+        size=model.size(),
+        neurons=neurons,
+        bounds_method=str(getattr(b, "method", bounds)),
+        trace=tuple(trace),
+        best_x=None if best is None else tuple(map(float, best[2])),
+        best_y_dense=None if best is None else tuple(map(float, best[3])),
+        counterexample_x=None if succ is None else tuple(map(float, succ[1])),
+        counterexample_y=None if succ is None else tuple(map(float, succ[2])),
+    )
