@@ -1,0 +1,160 @@
+"""``surrogate train``: train a digits MLP to ONNX, or rebuild every shipped model.
+
+    surrogate train --hidden 32 32 --seed 0 --epochs 20 -o OUT.onnx
+    surrogate train --all [--models-dir DIR] [--only NAME ...] [--record]
+
+``--all`` reads ``DIR/models.json`` (default: the shipped ``models/``), retrains each model from its
+record and checks that the test accuracy equals the recorded one. A file is (re)written only when
+it does; ``--record`` writes it anyway and stores the new accuracy in ``models.json`` (for a new or
+changed record).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from surrogate.errors import InputError, ModelFileError
+
+if TYPE_CHECKING:  # the CLI imports every command at start-up: keep torch out of that path
+    from surrogate.data import Dataset
+    from surrogate.train import EpochStats
+    from surrogate.zoo import ModelRecord
+
+NAME = "train"
+HELP = "train a ReLU MLP on the 8x8 digits (to ONNX), or rebuild the shipped models with --all"
+
+_PROGRESS_BLOCKS = 5  # progress lines per training run
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hidden", type=int, nargs="+", metavar="W", help="hidden widths")
+    parser.add_argument("--seed", type=int, default=0, help="seed of init and batches (0)")
+    parser.add_argument("--epochs", type=int, default=20, help="training epochs (20)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (1e-3)")
+    parser.add_argument("--weight-decay", type=float, default=1e-3, help="Adam weight decay")
+    parser.add_argument("--batch-size", type=int, default=64, help="mini-batch size (64)")
+    parser.add_argument("-o", "--output", type=Path, help="ONNX file to write")
+    parser.add_argument("--all", action="store_true", help="rebuild every model in models.json")
+    parser.add_argument(
+        "--models-dir", type=Path, default=None, help="folder with models.json (--all)"
+    )
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="with --all: just these models")
+    parser.add_argument(
+        "--record", action="store_true", help="with --all: write and record new accuracies"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.all:
+        if args.hidden or args.output:
+            raise InputError("--all rebuilds the listed models: do not give --hidden or -o")
+        return _rebuild_all(args)
+    if args.only or args.record or args.models_dir:
+        raise InputError("--only, --record and --models-dir go with --all")
+    if not args.hidden or args.output is None:
+        raise InputError("give --hidden W [W ...] and -o OUT.onnx (or --all)")
+    return _train_one(args)
+
+
+def _train_one(args: argparse.Namespace) -> int:
+    from surrogate.data import load_digits
+    from surrogate.network.onnx_io import write_onnx
+    from surrogate.train import train_mlp
+
+    net = train_mlp(
+        args.hidden,
+        load_digits(),
+        seed=args.seed,
+        epochs=args.epochs,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        batch_size=args.batch_size,
+        progress=_printer("-".join(map(str, args.hidden))),
+    )
+    write_onnx(net, args.output)
+    print(f"{net.name}: test accuracy {net.metadata['test_accuracy']:.4f} -> {args.output}")
+    return 0
+
+
+def _rebuild_all(args: argparse.Namespace) -> int:
+    from surrogate.data import load_digits
+    from surrogate.zoo import MODELS_DIR, read_records, write_records
+
+    models_dir = Path(args.models_dir or MODELS_DIR)
+    records = read_records(models_dir)
+    names = [r.name for r in records]
+    unknown = sorted(set(args.only or []) - set(names))
+    if unknown:
+        raise InputError(f"--only: no model {', '.join(unknown)} in models.json; listed: {names}")
+    data = load_digits()
+    failures = 0
+    for i, rec in enumerate(records):
+        if args.only and rec.name not in args.only:
+            continue
+        acc, ok = _rebuild(rec, models_dir, data, record=args.record)
+        failures += not ok
+        records[i] = replace(rec, test_accuracy=acc) if args.record else rec
+    if args.record:
+        print(f"recorded accuracies in {write_records(records, models_dir)}")
+    return 1 if failures else 0
+
+
+def _rebuild(
+    rec: ModelRecord, models_dir: Path, data: Dataset, *, record: bool
+) -> tuple[float, bool]:
+    """Retrain one model; write it when its accuracy matches the record (or ``record``)."""
+    from surrogate.network.onnx_io import read_onnx, write_onnx
+    from surrogate.train import train_mlp
+
+    net = train_mlp(
+        rec.hidden,
+        data,
+        seed=rec.seed,
+        epochs=rec.epochs,
+        lr=rec.lr,
+        weight_decay=rec.weight_decay,
+        batch_size=rec.batch_size,
+        progress=_printer(rec.name),
+    )
+    acc = float(net.metadata["test_accuracy"])  # type: ignore[arg-type]
+    same = rec.test_accuracy is not None and acc == rec.test_accuracy
+    if same or record:
+        path = models_dir / rec.filename
+        write_onnx(net.with_layers(net.layers, name=rec.name), path)
+        acc_file = float(np.mean(read_onnx(path).predict(data.x_test) == data.y_test))
+        if acc_file != acc:
+            raise ModelFileError(
+                f"{path}: the written model's test accuracy {acc_file} differs from the trained "
+                f"network's {acc}; the ONNX writer lost precision"
+            )
+    if same:
+        verdict = "matches the record"
+    elif rec.test_accuracy is None:
+        verdict = "no recorded accuracy"
+    else:
+        verdict = f"recorded {rec.test_accuracy:.4f}"
+    if not same and not record:
+        verdict += " -- MISMATCH, file left unchanged (use --record to accept)"
+    print(f"{rec.name}: test accuracy {acc:.4f} ({verdict})", flush=True)
+    return acc, same or record
+
+
+def _printer(net_label: str) -> Callable[[EpochStats], None]:
+    """A progress callback printing a line every ``epochs / 5`` epochs."""
+
+    def show(stats: EpochStats) -> None:
+        block = max(1, stats.epochs // _PROGRESS_BLOCKS)
+        if stats.epoch % block == 0 or stats.epoch == stats.epochs:
+            print(
+                f"  {net_label} epoch {stats.epoch}/{stats.epochs}: loss {stats.mean_loss:.4f}, "
+                f"train accuracy {stats.train_accuracy:.4f}",
+                flush=True,
+            )
+
+    return show
