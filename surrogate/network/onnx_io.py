@@ -389,10 +389,8 @@ def _static_shape(value: onnx.ValueInfoProto) -> tuple[int, ...] | None:
 @_handles("Relu")
 def _relu(walk: _GraphWalk, node: onnx.NodeProto, label: str) -> None:
     if walk.pending.is_identity and walk.layers:
-        # Relu straight after a layer output (relu(relu(z)) = relu(z) too).
-        walk.layers[-1] = walk.layers[-1].replace(activation="relu")
-    else:
-        walk.layers.append(walk.pending.to_layer("relu"))
+        return  # a second Relu on a layer's output: that layer already ends in a ReLU
+    walk.layers.append(walk.pending.to_layer("relu"))
     walk.pending = _Affine.identity(walk.pending.shift.size)
 
 
@@ -729,7 +727,8 @@ def _encode_metadata(metadata: dict[str, object]) -> dict[str, str]:
 
 
 def _float32(array: np.ndarray, what: str) -> np.ndarray:
-    out = np.asarray(array, dtype=np.float32)
+    with np.errstate(over="ignore"):
+        out = np.asarray(array, dtype=np.float32)
     if not np.all(np.isfinite(out)):
         raise InputError(f"{what} overflows float32 (|value| > {np.finfo(np.float32).max:.3g})")
     return out
