@@ -10,7 +10,7 @@ import pytest
 
 from surrogate.cli import main
 from surrogate.errors import InputError
-from surrogate.network.onnx_io import read_onnx
+from surrogate.network.onnx_io import read_onnx, write_onnx
 from surrogate.network.spec import DenseLayer, Network
 from surrogate.prune import apply
 from surrogate.prune.methods.magnitude import magnitude, magnitude_global
@@ -23,7 +23,7 @@ from surrogate.prune.schedule import (
     smallest_k,
 )
 from surrogate.sets import Box
-from surrogate.zoo import MODELS_DIR
+from surrogate.zoo import MODELS_DIR, load_model
 
 SPARSITIES = (0.3, 0.5, 0.8, 0.9, 0.95)
 
@@ -369,3 +369,46 @@ def test_cli_prune_reports_relu_stability(
         "stably inactive 0 -> 16" in text
     )
     assert calls == [("digits-2x32", 0.0, 1.0, "symbolic"), ("digits-2x32", 0.0, 1.0, "symbolic")]
+
+
+def test_cli_prune_stability_matches_compute_bounds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import surrogate.bounds
+
+    compute_bounds = getattr(surrogate.bounds, "compute_bounds", None)
+    if compute_bounds is None:
+        pytest.skip("surrogate.bounds.compute_bounds is not there yet")
+    out = tmp_path / "p.onnx"
+    assert (
+        main(
+            ["prune", "digits-2x64", "--method", "structured", "--sparsity", "0.5", "-o", str(out)]
+        )
+        == 0
+    )
+    box = Box(np.zeros(64), np.ones(64))
+    dense, pruned = load_model("digits-2x64"), read_onnx(out)
+    before = compute_bounds(dense, box, method="symbolic").counts(dense)
+    after = compute_bounds(pruned, box, method="symbolic").counts(pruned)
+    assert after["inactive"] >= 64  # the 64 removed neurons are dead on any input
+    expected = (
+        f"unstable {before['unstable']} -> {after['unstable']}, "
+        f"stably active {before['active']} -> {after['active']}, "
+        f"stably inactive {before['inactive']} -> {after['inactive']}"
+    )
+    assert expected in capsys.readouterr().out
+
+
+def test_cli_prune_finetune_needs_digits_shape(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "toy.onnx"
+    write_onnx(_net([10, 13, 9, 4]), path)
+    assert main(["prune", str(path), "--sparsity", "0.5", "--finetune"]) == 2
+    assert (
+        "--finetune needs training data; only digits networks (64 inputs, 10 outputs) have "
+        "it here, this one has 10 inputs and 4 outputs" in capsys.readouterr().err
+    )
+    # without --finetune a non-digits net is pruned, with no accuracy line
+    assert main(["prune", str(path), "--sparsity", "0.5"]) == 0
+    assert "accuracy" not in capsys.readouterr().out

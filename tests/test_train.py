@@ -14,7 +14,7 @@ from surrogate.cli import main
 from surrogate.data import Dataset
 from surrogate.errors import InputError, ModelFileError
 from surrogate.network.onnx_io import onnxruntime_forward, read_onnx
-from surrogate.train import DATASET_DESCRIPTION, model_name, train_mlp
+from surrogate.train import DATASET_DESCRIPTION, EpochStats, model_name, train_mlp
 from surrogate.zoo import MODELS_DIR, list_models, load_model, read_records
 
 RECORDS = json.loads((MODELS_DIR / "models.json").read_text())
@@ -62,7 +62,7 @@ def test_train_mlp_is_deterministic_per_seed_and_leaves_torch_state(digits: Data
 
 
 def test_train_mlp_reports_progress_each_epoch(digits: Dataset) -> None:
-    seen = []
+    seen: list[EpochStats] = []
     train_mlp([8], digits, epochs=3, progress=seen.append)
     assert [(s.epoch, s.epochs) for s in seen] == [(1, 3), (2, 3), (3, 3)]
     assert all(s.mean_loss > 0 and 0 <= s.train_accuracy <= 1 for s in seen)

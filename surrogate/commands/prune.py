@@ -6,8 +6,8 @@
 
 Prints the pruning report: per-layer weight sparsity, neurons removed, time taken; for a digits
 network (64 inputs, 10 outputs) the accuracy before and after on the digits *test* split (methods
-that use data get the *train* split); and, when :mod:`surrogate.bounds` provides
-``compute_bounds``, the stable / unstable ReLU counts over the input box (``metadata
+that use data, and ``--finetune``, get the *train* split); and, when :mod:`surrogate.bounds`
+provides ``compute_bounds``, the stable / unstable ReLU counts over the input box (``metadata
 ["input_domain"]``, default ``[0, 1]``) before and after. The written file keeps the input
 network's metadata and adds ``pruned_from``, ``method``, ``sparsity`` (and ``prune_options``);
 ``test_accuracy`` becomes the pruned network's, the input's moves to ``dense_test_accuracy``.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,7 @@ from surrogate.errors import InputError
 if TYPE_CHECKING:  # the CLI imports every command at start-up: keep heavy imports out
     from surrogate.data import Dataset
     from surrogate.network.spec import Network
-    from surrogate.prune.registry import PruneReport
+    from surrogate.prune.registry import PruneReport, PruneResult
 
 NAME = "prune"
 HELP = "prune a network (ONNX file or shipped model name) with a registered method"
@@ -49,6 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="another method option (VALUE read as JSON when it parses, else as text)",
     )
+    parser.add_argument(
+        "--finetune",
+        action="store_true",
+        help="train-prune-rewind rounds on the digits train split (surrogate.prune.finetune)",
+    )
     parser.add_argument("-o", "--output", type=Path, help="ONNX file to write")
     parser.add_argument("--list", action="store_true", help="list the pruning methods and exit")
 
@@ -68,7 +74,14 @@ def run(args: argparse.Namespace) -> int:
     options = _options(args)
     data = _digits_if_fits(network)
     train = None if data is None else (data.x_train, data.y_train)
-    result = apply(network, args.method, args.sparsity, data=train, **options)
+    if args.finetune and train is None:
+        raise InputError(
+            "--finetune needs training data; only digits networks (64 inputs, 10 outputs) have "
+            f"it here, this one has {network.n_inputs} inputs and {network.n_outputs} outputs"
+        )
+    extra: dict[str, object] = {"finetune": True} if args.finetune else {}
+    run_apply: Callable[..., PruneResult] = apply
+    result = run_apply(network, args.method, args.sparsity, data=train, **extra, **options)
     report = _with_test_accuracy(result.report, network, result.network, data)
     for line in report.lines():
         print(line)
@@ -90,7 +103,7 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
         key, sep, text = item.partition("=")
         if not sep or not key.isidentifier():
             raise InputError(f"--option takes KEY=VALUE with KEY a name, got {item!r}")
-        if key in options or key == "data":
+        if key in options or key in ("data", "finetune", "finetune_options"):
             raise InputError(f"option {key!r} given twice (or reserved); give it once")
         try:
             options[key] = json.loads(text)
@@ -173,6 +186,8 @@ def _write(
     meta.update(pruned_from=str(args.model), method=args.method, sparsity=float(args.sparsity))
     if options:
         meta["prune_options"] = options
+    if args.finetune:
+        meta["finetuned"] = True
     if report.accuracy_after is not None:
         meta["dense_test_accuracy"] = report.accuracy_before
         meta["test_accuracy"] = report.accuracy_after
