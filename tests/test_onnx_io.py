@@ -683,3 +683,38 @@ def test_unsupported_or_inconsistent_models(tmp_path: Path, case: str) -> None:
     path = _save(model, tmp_path / f"{case}.onnx")
     with pytest.raises(error, match=f"^{re.escape(str(path))}:? {re.escape(message)}$"):
         read_onnx(path)
+
+
+@pytest.mark.filterwarnings("ignore")  # the TorchScript exporter warns that it is deprecated
+def test_pytorch_export_reads_back_and_matches_torch() -> None:
+    """A torch model with normalisation, ``view``, BatchNorm1d and ``Linear(bias=False)``."""
+    import io
+
+    import torch
+
+    class Model(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1 = torch.nn.Linear(12, 8)
+            self.bn = torch.nn.BatchNorm1d(8)
+            self.fc2 = torch.nn.Linear(8, 3, bias=False)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = ((x - 0.5) / 0.25).view(x.size(0), -1)
+            return self.fc2(torch.relu(self.bn(self.fc1(x))))
+
+    torch.manual_seed(0)
+    model = Model().eval()
+    model.bn.running_mean.uniform_(-1, 1)
+    model.bn.running_var.uniform_(0.5, 2)
+    buffer = io.BytesIO()
+    torch.onnx.export(model, (torch.zeros(1, 3, 4),), buffer, dynamo=False)
+    network = network_from_onnx(onnx.load_from_string(buffer.getvalue()))
+    assert network.input_shape == (1, 3, 4)
+    assert network.widths == [12, 8, 3]
+    assert not np.any(network.layers[1].bias)
+    x = np.random.default_rng(14).uniform(0, 1, size=(6, 12))
+    with torch.no_grad():
+        expected = model(torch.tensor(x, dtype=torch.float32).reshape(6, 3, 4)).numpy()
+    np.testing.assert_allclose(network.forward(x), expected, rtol=RTOL, atol=ATOL)
+    _assert_matches_onnxruntime(network, buffer.getvalue(), x)
