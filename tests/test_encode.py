@@ -1,0 +1,175 @@
+"""The encoding is exact: MILP outputs equal the forward pass at fixed inputs (dense and pruned),
+and it is pruning-aware: no term for a zero weight, no binary for a stable neuron."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+import pytest
+
+from surrogate import DenseLayer, InputError, Network
+from surrogate.bounds import compute_bounds
+from surrogate.encode import MatrixBuilder, add_input_set, add_network, encode_network
+from surrogate.prune import apply
+from surrogate.sets import Box, L1Ball
+from surrogate.solve import solve_matrix
+
+
+def random_net(rng: np.random.Generator, widths: list[int]) -> Network:
+    layers = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        act = "linear" if i == len(widths) - 2 else "relu"
+        layers.append(DenseLayer(rng.standard_normal((b, a)) / np.sqrt(a), rng.standard_normal(b) * 0.3, act))
+    return Network(tuple(layers), name="rand")
+
+
+def fixed_input_outputs(net: Network, x: np.ndarray, bounds_on: Box) -> np.ndarray:
+    """Solve the MILP with the inputs fixed at ``x`` (bounds computed on ``bounds_on``)."""
+    b = compute_bounds(net, bounds_on, method="symbolic")
+    builder = MatrixBuilder()
+    cols = add_input_set(builder, Box(x, x))
+    enc = encode_network(builder, net, cols.x, b.lower, b.upper)
+    builder.set_objective({int(enc.output_cols[0]): 1.0})
+    res = solve_matrix(builder.build(), time_limit_s=30)
+    assert res.status == "optimal"
+    return res.x[enc.output_cols]
+
+
+@pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.9])
+def test_milp_outputs_equal_forward_pass_at_fixed_inputs(sparsity: float) -> None:
+    rng = np.random.default_rng(1)
+    dense = random_net(rng, [6, 12, 10, 4])
+    net = dense if sparsity == 0 else apply(dense, "magnitude", sparsity).network
+    box = Box(np.zeros(6), np.ones(6))
+    for x in rng.random((6, 6)):
+        np.testing.assert_allclose(fixed_input_outputs(net, x, box), net.forward(x), atol=1e-6)
+
+
+def test_shipped_model_outputs_equal_forward_pass(digits) -> None:
+    from surrogate.zoo import load_model
+
+    net = load_model("digits-2x32")
+    box = Box(np.zeros(64), np.ones(64))
+    for x in digits.x_test[:3]:
+        np.testing.assert_allclose(fixed_input_outputs(net, x, box), net.forward(x), atol=1e-6)
+
+
+def tiny_net() -> Network:
+    # h0 = relu(x0 + x1 - 0.5) unstable on [0,1]^2; h1 = relu(x0 + 1) stably active;
+    # h2 = relu(-x0 - 1) stably inactive; y = h0 + 2 h1 + 3 h2 (the x1 weight of h1 is zero)
+    w1 = np.array([[1.0, 1.0], [1.0, 0.0], [-1.0, 0.0]])
+    b1 = np.array([-0.5, 1.0, -1.0])
+    w2 = np.array([[1.0, 2.0, 3.0]])
+    return Network((DenseLayer(w1, b1, "relu"), DenseLayer(w2, np.zeros(1), "linear")))
+
+
+def test_structure_no_binary_for_stable_neurons_no_term_for_zero_weights() -> None:
+    net = tiny_net()
+    box = Box(np.zeros(2), np.ones(2))
+    b = compute_bounds(net, box, method="interval")
+    builder = MatrixBuilder()
+    cols = add_input_set(builder, box)
+    enc = encode_network(builder, net, cols.x, b.lower, b.upper)
+    model = builder.build()
+    assert enc.layer_stats[0] == {"unneeded": 0, "active": 1, "inactive": 1, "unstable": 1}
+    # columns: 2 inputs; active h1; unstable z0, h0, d0; output y
+    assert model.n_cols == 7
+    assert model.n_integer == 1
+    # rows: h1 = x0 + 1 (2 terms); z0 = x0 + x1 - .5 (3); h0 >= z0 (2); h0 <= z0 - l(1-d) (3);
+    # h0 <= u d (2); y = h0 + 2 h1 (3; no term for the inactive h2)
+    assert model.n_rows == 6
+    assert model.nnz == 2 + 3 + 2 + 3 + 2 + 3
+    assert enc.post_cols[0][2] == -1  # stably inactive: no variable at all
+
+
+def test_unneeded_neurons_get_no_variables() -> None:
+    net = tiny_net()
+    w2 = np.array([[1.0, 0.0, 3.0]])  # h1's outgoing weight pruned: h1 is not needed
+    net = net.with_layers([net.layers[0], DenseLayer(w2, np.zeros(1), "linear")])
+    b = compute_bounds(net, Box(np.zeros(2), np.ones(2)), method="interval")
+    builder = MatrixBuilder()
+    cols = add_input_set(builder, Box(np.zeros(2), np.ones(2)))
+    enc = encode_network(builder, net, cols.x, b.lower, b.upper)
+    assert enc.layer_stats[0]["unneeded"] == 1
+    assert enc.post_cols[0][1] == -1
+
+
+def test_pruned_build_has_fewer_nonzeros() -> None:
+    rng = np.random.default_rng(0)
+    dense = random_net(rng, [30, 40, 40, 5])
+    box = Box(np.zeros(30), np.ones(30))
+    sizes = []
+    for p in (0.0, 0.9):
+        net = dense if p == 0 else apply(dense, "magnitude", p).network
+        b = compute_bounds(net, box, method="interval")
+        builder = MatrixBuilder()
+        cols = add_input_set(builder, box)
+        encode_network(builder, net, cols.x, b.lower, b.upper)
+        sizes.append(builder.build().nnz)
+    assert sizes[1] < 0.3 * sizes[0]
+
+
+def _pyomo_max(net: Network, input_set, formulation: str) -> float:
+    m = pyo.ConcreteModel()
+    m.nn = add_network(m, net, input_set, formulation=formulation, bounds="interval")
+    m.obj = pyo.Objective(expr=m.nn.outputs[0], sense=pyo.maximize)
+    res = pyo.SolverFactory("appsi_highs").solve(m)
+    assert str(res.solver.termination_condition) == "optimal"
+    return pyo.value(m.obj), np.array([pyo.value(m.nn.inputs[i]) for i in range(net.n_inputs)])
+
+
+@pytest.mark.parametrize("formulation", ["sparse-bigm", "omlt-bigm"])
+def test_pyomo_block_optimum_is_attained_by_the_network(formulation: str) -> None:
+    """The Pyomo/OMLT block's optimum equals the network's output at the optimal inputs, and
+    no random point of the box beats it."""
+    rng = np.random.default_rng(3)
+    net = random_net(rng, [4, 8, 8, 2])
+    box = Box(np.zeros(4), np.ones(4))
+    best, x = _pyomo_max(net, box, formulation)
+    assert net.forward(x)[0] == pytest.approx(best, abs=1e-6)
+    assert net.forward(rng.random((20000, 4)))[:, 0].max() <= best + 1e-6
+
+
+def test_pyomo_block_enforces_l1_ball() -> None:
+    rng = np.random.default_rng(4)
+    net = random_net(rng, [5, 8, 2])
+    ball = L1Ball(np.full(5, 0.5), 0.3, Box(np.zeros(5), np.ones(5)))
+    for form in ("sparse-bigm", "omlt-bigm"):
+        best, x = _pyomo_max(net, ball, form)
+        assert np.abs(x - 0.5).sum() <= 0.3 + 1e-6
+        assert net.forward(x)[0] == pytest.approx(best, abs=1e-6)
+    assert _pyomo_max(net, ball, "sparse-bigm")[0] == pytest.approx(
+        _pyomo_max(net, ball, "omlt-bigm")[0], abs=1e-6
+    )
+
+
+def test_user_model_around_the_network() -> None:
+    """A user's own variables and constraints tied to the block's inputs and outputs."""
+    net = tiny_net()
+    m = pyo.ConcreteModel()
+    m.nn = add_network(m, net, Box(np.zeros(2), np.ones(2)))
+    m.budget = pyo.Constraint(expr=m.nn.inputs[0] + m.nn.inputs[1] <= 1.0)
+    m.obj = pyo.Objective(expr=m.nn.outputs[0], sense=pyo.maximize)
+    pyo.SolverFactory("appsi_highs").solve(m)
+    x = np.array([pyo.value(m.nn.inputs[0]), pyo.value(m.nn.inputs[1])])
+    # y = relu(x0+x1-.5) + 2(x0+1) is maximal at x0 = 1, x1 = 0: 0.5 + 4
+    assert pyo.value(m.obj) == pytest.approx(4.5, abs=1e-6)
+    np.testing.assert_allclose(x, [1.0, 0.0], atol=1e-6)
+
+
+def test_add_network_errors() -> None:
+    net = tiny_net()
+    m = pyo.ConcreteModel()
+    with pytest.raises(InputError, match=r"inverted input bounds: lower > upper at 1 entries, first at index 1"):
+        add_network(m, net, Box([0.0, 1.0], [1.0, 0.0]))
+    with pytest.raises(InputError, match="input bounds must be finite"):
+        add_network(m, net, Box([0.0, -np.inf], [1.0, 1.0]))
+    with pytest.raises(InputError, match="the input set has 3 entries, the network takes 2"):
+        add_network(m, net, Box(np.zeros(3), np.ones(3)))
+    with pytest.raises(InputError, match="input_set must be a surrogate.sets.Box or L1Ball"):
+        add_network(m, net, None)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="unknown formulation 'foo'"):
+        add_network(m, net, Box(np.zeros(2), np.ones(2)), formulation="foo")
+    add_network(m, net, Box(np.zeros(2), np.ones(2)))
+    with pytest.raises(InputError, match="already has a component named 'nn'"):
+        add_network(m, net, Box(np.zeros(2), np.ones(2)))

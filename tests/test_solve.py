@@ -1,0 +1,124 @@
+"""Verification and maximisation runs: known adversarials are found and dense-checked, robust cases
+are proved, a time limit is a normal outcome, warm starts give an incumbent at once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from surrogate import DenseLayer, InputError, Network
+from surrogate.problems import MaximizationProblem, robustness_problem
+from surrogate.problems.attack import pgd_attack
+from surrogate.prune import apply
+from surrogate.sets import Box
+from surrogate.solve import run_milp
+from surrogate.zoo import load_model
+
+
+def identity_net() -> Network:
+    """y = (relu(x0), relu(x1)): class 0 iff x0 > x1."""
+    eye = np.eye(2)
+    return Network((DenseLayer(eye, np.zeros(2), "relu"), DenseLayer(eye, np.zeros(2), "linear")))
+
+
+def test_known_adversarial_is_found_and_checked() -> None:
+    prob = robustness_problem(identity_net(), [0.6, 0.4], 0.15, norm="linf", target="top2")
+    assert prob.label == 0
+    r = run_milp(prob, time_limit_s=10)
+    assert r.verdict == "sat"
+    x = np.array(r.counterexample_x)
+    assert np.all(np.abs(x - [0.6, 0.4]) <= 0.15 + 1e-9)
+    assert np.argmax(identity_net().forward(x)) != 0
+
+
+def test_provably_robust_tiny_case_is_unsat() -> None:
+    prob = robustness_problem(identity_net(), [0.6, 0.4], 0.05, norm="linf")
+    r = run_milp(prob, time_limit_s=10)
+    assert r.verdict == "unsat"
+    assert r.counterexample_x is None
+    assert r.bound is not None and r.bound > 0
+
+
+def test_l1_budget_adversarial_boundary() -> None:
+    # moving 0.2 of L1 mass flips (0.6, 0.4) -> (0.5, 0.5)-ish: eps 0.25 is sat, eps 0.15 is unsat
+    net = identity_net()
+    assert run_milp(robustness_problem(net, [0.6, 0.4], 0.25, norm="l1"), time_limit_s=10).verdict == "sat"
+    assert run_milp(robustness_problem(net, [0.6, 0.4], 0.15, norm="l1"), time_limit_s=10).verdict == "unsat"
+
+
+def test_shipped_model_robust_at_tiny_eps_and_attackable_at_large(digits) -> None:
+    net = load_model("digits-2x32")
+    x0 = digits.x_test[0]
+    robust = run_milp(robustness_problem(net, x0, 0.001, norm="linf", target="any"), time_limit_s=30)
+    assert robust.verdict == "unsat"
+    prob = robustness_problem(net, x0, 0.3, norm="linf", target="any")
+    r = run_milp(prob, time_limit_s=30, warm_start=pgd_attack(prob).x)
+    assert r.verdict == "sat"
+    x = np.array(r.counterexample_x)
+    assert prob.input_set.contains(x)
+    assert int(np.argmax(net.forward(x))) != prob.label
+
+
+def test_surrogate_never_proves_for_the_dense_network(digits) -> None:
+    net = load_model("digits-2x32")
+    prob = robustness_problem(net, digits.x_test[0], 0.001, norm="linf", target="any")
+    pruned = apply(net, "magnitude", 0.5).network
+    r = run_milp(prob, pruned, label="magnitude@0.5", sparsity=0.5, time_limit_s=20)
+    assert r.verdict == "unknown"
+
+
+def test_labels_come_from_the_dense_network(digits) -> None:
+    net = load_model("digits-2x32")
+    x0 = digits.x_test[1]
+    prob = robustness_problem(net, x0, 0.1)
+    order = np.argsort(-net.forward(x0))
+    assert prob.label == order[0]
+    assert prob.meta["targets"] == [order[1]]
+
+
+def test_time_limit_is_a_normal_outcome_with_warm_start_incumbent() -> None:
+    rng = np.random.default_rng(0)
+    layers = [DenseLayer(rng.standard_normal((60, 40)) / 6, rng.standard_normal(60) * 0.1, "relu")]
+    layers += [DenseLayer(rng.standard_normal((60, 60)) / 8, rng.standard_normal(60) * 0.1, "relu")]
+    layers += [DenseLayer(rng.standard_normal((1, 60)) / 8, np.zeros(1), "linear")]
+    net = Network(tuple(layers))
+    box = Box(np.zeros(40), np.ones(40))
+    prob = MaximizationProblem(net, box)
+    r = run_milp(prob, time_limit_s=0.5, bounds="interval", warm_start=box.center())
+    assert r.status in ("time_limit", "optimal")
+    assert r.time_to_first_incumbent_s is not None
+    assert r.best_dense_objective is not None
+    assert r.best_dense_objective >= float(net.forward(box.center())[0]) - 1e-9
+    x = np.array(r.best_x)
+    assert r.best_dense_objective == pytest.approx(float(net.forward(x)[0]), abs=1e-9)
+
+
+def test_pruned_maximisation_is_judged_on_dense() -> None:
+    rng = np.random.default_rng(5)
+    layers = (
+        DenseLayer(rng.standard_normal((20, 10)) / 3, rng.standard_normal(20) * 0.1, "relu"),
+        DenseLayer(rng.standard_normal((1, 20)) / 4, np.zeros(1), "linear"),
+    )
+    dense = Network(layers)
+    pruned = apply(dense, "magnitude", 0.8).network
+    prob = MaximizationProblem(dense, Box(np.zeros(10), np.ones(10)))
+    r = run_milp(prob, pruned, label="magnitude@0.8", sparsity=0.8, time_limit_s=10)
+    x = np.array(r.best_x)
+    assert r.best_dense_objective == pytest.approx(float(dense.forward(x)[0]), abs=1e-9)
+    exact = run_milp(prob, time_limit_s=10)
+    assert exact.status == "optimal"
+    assert r.best_dense_objective <= exact.best_dense_objective + 1e-6
+
+
+def test_problem_errors() -> None:
+    net = identity_net()
+    with pytest.raises(InputError, match="eps must be a finite number >= 0, got -0.1"):
+        robustness_problem(net, [0.5, 0.4], -0.1)
+    with pytest.raises(InputError, match="x0 has 3 entries, the network takes 2"):
+        robustness_problem(net, [0.5, 0.4, 0.1], 0.1)
+    with pytest.raises(InputError, match="norm must be 'linf' or 'l1', got 'l2'"):
+        robustness_problem(net, [0.5, 0.4], 0.1, norm="l2")
+    with pytest.raises(InputError, match="differ from the label 0, got 0"):
+        robustness_problem(net, [0.5, 0.4], 0.1, target=0)
+    with pytest.raises(InputError, match="output index 3 out of range: the network has 2 outputs"):
+        MaximizationProblem(net, Box(np.zeros(2), np.ones(2)), output=3)
