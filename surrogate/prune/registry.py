@@ -98,12 +98,17 @@ def apply(
     sparsity: float = 0.5,
     *,
     data: tuple[np.ndarray, np.ndarray] | None = None,
+    finetune: bool = False,
+    finetune_options: dict[str, object] | None = None,
     **options: object,
 ) -> PruneResult:
     """Prune ``network`` with the registered ``method`` to the target ``sparsity``.
 
     ``data = (x, y)`` (optional) is passed to methods that use data and is used to report accuracy
-    before and after. Extra ``options`` go to the method.
+    before and after. Extra ``options`` go to the method. ``finetune=True`` (needs ``data``) runs
+    the finetuning-with-rewinding protocol around the method
+    (:func:`surrogate.prune.finetune.finetune_with_rewinding`; ``finetune_options``: rounds,
+    epochs_per_round, final_epochs, lr, momentum, batch_size, seed).
     """
     _load_builtin_methods()
     if method not in _REGISTRY:
@@ -114,9 +119,16 @@ def apply(
         raise InputError(f"sparsity must be a number in [0, 1), got {sparsity!r}")
     fn = _REGISTRY[method]
     t0 = time.perf_counter()
-    if data is not None:
-        options = {**options, "data": data}
-    pruned = fn(network, float(sparsity), **options)
+    if finetune:
+        from surrogate.prune.finetune import run_finetune
+
+        pruned = run_finetune(
+            network, method, float(sparsity), data, finetune_options, options
+        )
+    else:
+        if data is not None:
+            options = {**options, "data": data}
+        pruned = fn(network, float(sparsity), **options)
     elapsed = time.perf_counter() - t0
     acc_before = acc_after = None
     if data is not None:
