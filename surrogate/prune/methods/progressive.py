@@ -34,6 +34,7 @@ from surrogate.prune.finetune import (
     one_thread,
     require_data,
     to_module,
+    torch_masks,
 )
 from surrogate.prune.registry import register
 
@@ -155,6 +156,7 @@ def progressive_prune(
     updates = set(update_steps(t0, t1, mask_every))
     sizes = [layer.weight.size for layer in network.layers]
     masks = [np.ones(layer.weight.shape, dtype=bool) for layer in network.layers]
+    bias_masks = [np.ones(layer.n_out, dtype=bool) for layer in network.layers]  # not pruned
     history = ProgressiveHistory()
 
     with one_thread():
@@ -162,7 +164,7 @@ def progressive_prune(
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
         gen = torch.Generator().manual_seed(int(seed))
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-        tmasks = _as_torch(masks, linears)
+        tmasks = torch_masks((masks, bias_masks))
         loss = float("nan")
 
         def update(t: int) -> None:
@@ -171,7 +173,7 @@ def progressive_prune(
             for i, lin in enumerate(linears):
                 keep = sizes[i] - int(round(s * sizes[i]))
                 masks[i] = _shrink_mask(lin.weight.detach().numpy(), masks[i], keep)
-            tmasks = _as_torch(masks, linears)
+            tmasks = torch_masks((masks, bias_masks))
             with torch.no_grad():
                 for lin, (wm, _) in zip(linears, tmasks, strict=True):
                     lin.weight.mul_(wm)
@@ -194,15 +196,6 @@ def progressive_prune(
             update(total)
         pruned = from_module(linears, network)
     return (pruned, history) if return_history else pruned
-
-
-def _as_torch(masks: list[np.ndarray], linears: list) -> list:  # type: ignore[type-arg]
-    import torch
-
-    return [
-        (torch.from_numpy(m.astype(np.float64)), torch.ones_like(lin.bias))
-        for m, lin in zip(masks, linears, strict=True)
-    ]
 
 
 @register(
