@@ -160,7 +160,8 @@ def test_user_model_around_the_network() -> None:
 def test_add_network_errors() -> None:
     net = tiny_net()
     m = pyo.ConcreteModel()
-    with pytest.raises(InputError, match=r"inverted input bounds: lower > upper at 1 entries, first at index 1"):
+    inverted = r"inverted input bounds: lower > upper at 1 entries, first at index 1"
+    with pytest.raises(InputError, match=inverted):
         add_network(m, net, Box([0.0, 1.0], [1.0, 0.0]))
     with pytest.raises(InputError, match="input bounds must be finite"):
         add_network(m, net, Box([0.0, -np.inf], [1.0, 1.0]))

@@ -160,7 +160,7 @@ def omlt_definition(network: Network, box: Box):
 
     bounds = {i: (float(lo), float(hi)) for i, (lo, hi) in enumerate(zip(box.lower, box.upper, strict=True))}
     net = NetworkDefinition(scaled_input_bounds=bounds)
-    prev = InputLayer([network.n_inputs])
+    prev: Any = InputLayer([network.n_inputs])
     net.add_layer(prev)
     for layer in network.layers:
         dense = OmltDense(

@@ -66,7 +66,8 @@ def pgd_attack(
     rng = np.random.default_rng(seed)
     width = np.maximum(s.upper - s.lower, 0.0)
     start = [problem.x0 if problem.x0 is not None else (s.lower + s.upper) / 2.0]
-    best_x, best_obj, iters = None, np.inf, 0
+    best_x: np.ndarray = np.asarray(start[0], dtype=np.float64)
+    best_obj, iters = np.inf, 0
     for conj in problem.unsafe:
         X = np.vstack(start + [s.sample(1, rng)[0] for _ in range(restarts - 1)])
         X = np.array([s.project(x) for x in X])
@@ -86,6 +87,5 @@ def pgd_attack(
             else:
                 norm = np.abs(g).sum(axis=1, keepdims=True) + 1e-12
                 X = np.array([s.project(x) for x in X - decay * s.eps * g / norm])
-    assert best_x is not None
     y = net.forward(best_x)
     return AttackResult(best_x, problem.objective_of_outputs(y), problem.is_success(best_x, y), iters)

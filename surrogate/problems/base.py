@@ -16,10 +16,17 @@ __all__ = ["Problem"]
 class Problem(Protocol):
     """A problem over a dense reference network; the MILP may encode a (pruned) surrogate of it."""
 
-    network: Network
-    input_set: InputSet
-    maximize: bool
-    kind: str
+    @property
+    def network(self) -> Network: ...
+
+    @property
+    def input_set(self) -> InputSet: ...
+
+    @property
+    def maximize(self) -> bool: ...
+
+    @property
+    def kind(self) -> str: ...
 
     def add_objective(
         self,

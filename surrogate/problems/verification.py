@@ -93,7 +93,9 @@ class VerificationProblem:
         t_hi = max(float(np.max(hi)) for hi in hi_rows)
         t_col = int(builder.add_columns(t_lo, t_hi, name="t")[0])
         k = len(self.unsafe)
-        sel = builder.add_columns(0.0, 1.0, n=k, integer=True, name="s") if k > 1 else None
+        sel: np.ndarray | None = (
+            builder.add_columns(0.0, 1.0, n=k, integer=True, name="s") if k > 1 else None
+        )
         for i, conj in enumerate(self.unsafe):
             m = conj.C.shape[0]
             nz_r, nz_c = np.nonzero(conj.C)
@@ -116,7 +118,8 @@ class VerificationProblem:
         return (t_col, sel)
 
     def fill_objective(self, handle: object, outputs: np.ndarray, out: np.ndarray) -> None:
-        t_col, sel = handle  # type: ignore[misc]
+        t_col: int = handle[0]  # type: ignore[index]
+        sel: np.ndarray | None = handle[1]  # type: ignore[index]
         viol = [conj.violation(outputs) for conj in self.unsafe]
         best = int(np.argmin(viol))
         out[t_col] = viol[best]

@@ -39,7 +39,6 @@ _STATUS = {
     highspy.HighsModelStatus.kUnbounded: "unbounded",
     highspy.HighsModelStatus.kTimeLimit: "time_limit",
     highspy.HighsModelStatus.kInterrupt: "stopped",
-    highspy.HighsModelStatus.kHighsInterrupt: "stopped",
     highspy.HighsModelStatus.kObjectiveBound: "stopped",
     highspy.HighsModelStatus.kObjectiveTarget: "stopped",
     highspy.HighsModelStatus.kSolutionLimit: "stopped",
@@ -118,10 +117,9 @@ def solve_matrix(
     h.setOptionValue("threads", int(threads))
     h.setOptionValue("random_seed", int(seed))
     for key, value in {**PRESETS.get(preset, {}), **dict(options or {})}.items():
-        if h.setOptionValue(key, value) != highspy.HighsStatus.kOk:
+        if h.setOptionValue(key, value) != highspy.HighsStatus.kOk:  # type: ignore[arg-type]
             raise SolverError(f"HiGHS rejected option {key}={value!r}")
-    status = h.passModel(_to_highs_lp(model))
-    if status == highspy.HighsStatus.kError:
+    if h.passModel(_to_highs_lp(model)) == highspy.HighsStatus.kError:
         raise SolverError("HiGHS could not load the model (passModel returned an error)")
 
     t_start = time.perf_counter()
