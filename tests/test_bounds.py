@@ -1,0 +1,369 @@
+"""Bounds: soundness on sampled and extreme points, nesting interval >= symbolic >= LP, the L1
+knapsack and the LP against scipy's linprog, the safe dual bound, stability masks, errors, and the
+mnist_fc 256x2 network of VNN-COMP."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+
+from surrogate.bounds import Bounds, compute_bounds, interval_bounds, lp_bounds, symbolic_bounds
+from surrogate.bounds.interval import WIDEN_REL, linear_bounds, widen
+from surrogate.bounds.lp import LayerLP, _safe_min, build_layer_lp
+from surrogate.errors import InputError
+from surrogate.network.spec import DenseLayer, Network
+from surrogate.sets import Box, L1Ball
+
+METHODS = ("interval", "symbolic", "lp")
+
+
+def random_net(widths: list[int], seed: int, linear_hidden: int | None = None) -> Network:
+    """ReLU MLP with N(0, 1/n_in) weights and N(0, 0.3) biases; output layer linear."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        act = "linear" if i == len(widths) - 2 or i == linear_hidden else "relu"
+        w = rng.normal(size=(n_out, n_in)) / np.sqrt(n_in)
+        layers.append(DenseLayer(w, 0.3 * rng.normal(size=n_out), act))
+    return Network(tuple(layers))
+
+
+def random_box(n: int, seed: int) -> Box:
+    rng = np.random.default_rng(seed)
+    lo = rng.uniform(-1.0, 0.5, size=n)
+    return Box(lo, lo + rng.uniform(0.0, 1.0, size=n))
+
+
+def random_l1(n: int, seed: int, eps: float = 0.8) -> L1Ball:
+    rng = np.random.default_rng(seed)
+    return L1Ball(rng.uniform(0.0, 1.0, size=n), eps, Box(np.zeros(n), np.ones(n)))
+
+
+def extreme_points(input_set: Box | L1Ball, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Points where linear functions attain their extremes: box corners; for an L1 ball, the
+    center moved by eps along one or two coordinates (clipped to the box)."""
+    if isinstance(input_set, Box):
+        pick = rng.random((n, input_set.dim)) < 0.5
+        return np.where(pick, input_set.lower, input_set.upper)
+    out = np.repeat(input_set.center[None, :], n, axis=0)
+    for row in out:
+        j = rng.choice(input_set.dim, size=2, replace=False)
+        share = rng.random()
+        row[j] += np.array([share, 1.0 - share]) * input_set.eps * rng.choice([-1.0, 1.0], 2)
+    return np.array([input_set.project(p) for p in out])
+
+
+def points_of(input_set: Box | L1Ball, seed: int, n: int = 2000) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = np.vstack([input_set.sample(n // 2, rng), extreme_points(input_set, n - n // 2, rng)])
+    assert all(input_set.contains(p) for p in x[:: max(1, n // 50)])
+    return x
+
+
+CASES = [
+    ("box-4-12-10-3", [4, 12, 10, 3], "box", None),
+    ("box-6-16-16-16-2", [6, 16, 16, 16, 2], "box", None),
+    ("l1-8-20-15-4", [8, 20, 15, 4], "l1", None),
+    ("box-linear-hidden", [5, 10, 8, 6, 3], "box", 1),
+    ("l1-linear-hidden", [5, 10, 8, 6, 3], "l1", 1),
+]
+
+
+@pytest.fixture(params=CASES, ids=[c[0] for c in CASES], scope="module")
+def case(request: pytest.FixtureRequest) -> tuple[Network, Box | L1Ball, dict[str, Bounds]]:
+    _, widths, kind, linear_hidden = request.param
+    seed = len(widths) * 10 + widths[1]
+    net = random_net(widths, seed, linear_hidden)
+    s = random_box(widths[0], seed) if kind == "box" else random_l1(widths[0], seed)
+    return net, s, {m: compute_bounds(net, s, m) for m in METHODS}
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_bounds_contain_every_sampled_pre_activation(case, method: str) -> None:
+    net, s, bounds = case
+    b = bounds[method]
+    assert b.method == method and b.time_s >= 0.0
+    pre = net.pre_activations(points_of(s, seed=1))
+    for k, z in enumerate(pre):
+        assert np.all(z >= b.lower[k]), f"layer {k}: a point below the {method} lower bound"
+        assert np.all(z <= b.upper[k]), f"layer {k}: a point above the {method} upper bound"
+        if net.layers[k].activation == "relu":
+            assert np.all(z[:, b.stable_inactive(k)] <= 0.0)
+            assert np.all(z[:, b.stable_active(k)] >= 0.0)
+
+
+def test_methods_are_nested_interval_symbolic_lp(case) -> None:
+    net, _, bounds = case
+    for looser, tighter in (("interval", "symbolic"), ("symbolic", "lp")):
+        for k in range(len(net.layers)):
+            assert np.all(bounds[tighter].lower[k] >= bounds[looser].lower[k] - 1e-9)
+            assert np.all(bounds[tighter].upper[k] <= bounds[looser].upper[k] + 1e-9)
+
+
+def test_tightening_pays_off_somewhere() -> None:
+    # the relaxations must actually be tighter, not just nested, on a deeper net
+    net = random_net([6, 16, 16, 16, 2], seed=3)
+    s = random_box(6, 3)
+    widths = {m: np.mean(compute_bounds(net, s, m).upper[3] - compute_bounds(net, s, m).lower[3])
+              for m in METHODS}
+    assert widths["symbolic"] < widths["interval"]
+    assert widths["lp"] < widths["symbolic"]
+
+
+def brute_force_max(c_vec: np.ndarray, s: Box | L1Ball) -> float:
+    """``max c.x`` over the set by scipy's LP; an L1 ball as ``t >= +-(x - center)``, ``sum t <=
+    eps`` over variables ``[x, t]`` (the formulation the project's encoders use)."""
+    if isinstance(s, Box):
+        res = linprog(-c_vec, bounds=list(zip(s.lower, s.upper, strict=True)), method="highs")
+        assert res.status == 0
+        return float(-res.fun)
+    n = s.dim
+    eye = np.eye(n)
+    a_ub = np.vstack([np.hstack([eye, -eye]), np.hstack([-eye, -eye]),
+                      np.concatenate([np.zeros(n), np.ones(n)])[None, :]])
+    b_ub = np.concatenate([s.center, -s.center, [s.eps]])
+    bounds = list(zip(s.box.lower, s.box.upper, strict=True)) + [(0, None)] * n
+    res = linprog(np.concatenate([-c_vec, np.zeros(n)]), A_ub=a_ub, b_ub=b_ub, bounds=bounds,
+                  method="highs")
+    assert res.status == 0
+    return float(-res.fun)
+
+
+def test_first_layer_bounds_are_exact_over_the_set_up_to_widening() -> None:
+    # layer 0 is linear in x: its bounds are attained, so they must equal the exact range widened
+    net = random_net([8, 20, 4], seed=5)
+    w, c = net.layers[0].weight, net.layers[0].bias
+    for s in (random_box(8, 5), random_l1(8, 5, eps=0.6)):
+        b = interval_bounds(net, s)
+        for j in range(5):
+            hi = brute_force_max(w[j], s) + c[j]
+            lo = -brute_force_max(-w[j], s) + c[j]
+            assert b.upper[0][j] == pytest.approx(hi + WIDEN_REL * max(1, abs(hi)), abs=1e-9)
+            assert b.lower[0][j] == pytest.approx(lo - WIDEN_REL * max(1, abs(lo)), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_l1_knapsack_equals_brute_force_lp(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 7
+    center = rng.uniform(0.0, 1.0, size=n)
+    center[:2] = [0.0, 1.0]  # coordinates that can move one way only
+    eps = [0.05, 0.4, 1.5, 10.0][seed % 4]  # budget binding ... larger than all the room
+    s = L1Ball(center, eps, Box(np.zeros(n), np.ones(n)))
+    coef = rng.normal(size=(5, n))
+    coef[0, 3:] = 0.0
+    const = rng.normal(size=5)
+    lo, hi = linear_bounds(coef, const, s)
+    for j in range(5):
+        assert hi[j] == pytest.approx(brute_force_max(coef[j], s) + const[j], abs=1e-9)
+        assert lo[j] == pytest.approx(-brute_force_max(-coef[j], s) + const[j], abs=1e-9)
+
+
+def test_l1_first_layer_is_tighter_than_its_bounding_box() -> None:
+    net = random_net([30, 10, 2], seed=9)
+    ball = random_l1(30, 9, eps=0.5)
+    as_box = Box(ball.lower, ball.upper)
+    b_ball, b_box = interval_bounds(net, ball), interval_bounds(net, as_box)
+    assert np.all(b_ball.upper[0] <= b_box.upper[0] + 1e-12)
+    assert np.mean(b_box.upper[0] - b_ball.upper[0]) > 0.1
+
+
+def _triangle_lp_bounds(net: Network, s: Box, l0: np.ndarray, u0: np.ndarray, j: int) -> tuple[
+    float, float
+]:
+    """Independent LP (scipy) of layer 1 neuron ``j`` over the triangle relaxation of layer 0."""
+    w0, b0 = net.layers[0].weight, net.layers[0].bias
+    n0, n1 = w0.shape[1], w0.shape[0]
+    a_ub, b_ub, a_eq, b_eq = [], [], [], []
+    hb = []
+    for i in range(n1):
+        row = np.zeros(n0 + n1)
+        if u0[i] <= 0:
+            hb.append((0.0, 0.0))
+            continue
+        if l0[i] >= 0:
+            row[:n0], row[n0 + i] = -w0[i], 1.0
+            a_eq.append(row)
+            b_eq.append(b0[i])
+            hb.append((l0[i], u0[i]))
+            continue
+        hb.append((0.0, u0[i]))
+        r1 = np.zeros(n0 + n1)
+        r1[:n0], r1[n0 + i] = w0[i], -1.0  # W x + b - h <= 0
+        a_ub.append(r1)
+        b_ub.append(-b0[i])
+        a = u0[i] / (u0[i] - l0[i])
+        r2 = np.zeros(n0 + n1)
+        r2[:n0], r2[n0 + i] = -a * w0[i], 1.0  # h - a(Wx + b - l) <= 0
+        a_ub.append(r2)
+        b_ub.append(a * (b0[i] - l0[i]))
+    bounds = list(zip(s.lower, s.upper, strict=True)) + hb
+    c = np.concatenate([np.zeros(n0), net.layers[1].weight[j]])
+    kw = {"A_ub": np.array(a_ub) if a_ub else None, "b_ub": b_ub or None,
+          "A_eq": np.array(a_eq) if a_eq else None, "b_eq": b_eq or None,
+          "bounds": bounds, "method": "highs"}
+    lo = linprog(c, **kw).fun + net.layers[1].bias[j]
+    hi = -linprog(-c, **kw).fun + net.layers[1].bias[j]
+    return lo, hi
+
+
+def test_lp_equals_an_independent_triangle_lp() -> None:
+    net = random_net([5, 20, 12, 2], seed=10)
+    s = random_box(5, 10)
+    sym = symbolic_bounds(net, s)
+    lp = lp_bounds(net, s, time_budget_s=None)
+    unstable = np.flatnonzero(sym.unstable(1))
+    assert unstable.size >= 5
+    improved = 0
+    for j in unstable:
+        lo, hi = _triangle_lp_bounds(net, s, sym.lower[0], sym.upper[0], j)
+        expect_hi = min(sym.upper[1][j], hi + WIDEN_REL * max(1, abs(hi)))
+        assert lp.upper[1][j] == pytest.approx(expect_hi, abs=1e-8)
+        if hi > 0:  # a neuron proved inactive skips its minimisation
+            expect_lo = max(sym.lower[1][j], lo - WIDEN_REL * max(1, abs(lo)))
+            assert lp.lower[1][j] == pytest.approx(expect_lo, abs=1e-8)
+        improved += lp.upper[1][j] < sym.upper[1][j] - 1e-6
+    assert improved > 0
+
+
+def test_safe_dual_bound_is_valid_for_any_multipliers() -> None:
+    # min x0 + 2 x1  s.t.  x0 + x1 >= 3, 0 <= x <= 10: optimum 3 with multiplier y = 1
+    import scipy.sparse as sp
+
+    lp = LayerLP(sp.csr_matrix(np.array([[1.0, 1.0]])), np.array([3.0]), np.array([np.inf]),
+                 np.zeros(2), np.full(2, 10.0), np.arange(2))
+    cost = np.array([1.0, 2.0])
+    assert _safe_min(lp, cost, np.array([1.0])) == pytest.approx(3.0)
+    for y in (0.0, 0.5, 1.7, -2.0):  # any multiplier gives a lower bound, never above 3
+        assert _safe_min(lp, cost, np.array([y])) <= 3.0 + 1e-12
+    # a multiplier of the wrong sign for an infinite side is dropped (bound 0 from the box)
+    assert _safe_min(lp, cost, np.array([-2.0])) == pytest.approx(0.0)
+
+
+def test_lp_layer_model_has_no_rows_for_dead_first_layer_neurons() -> None:
+    net = random_net([5, 14, 9, 2], seed=11)
+    s = random_box(5, 11)
+    sym = symbolic_bounds(net, s)
+    model = build_layer_lp(net, 1, sym, s)
+    n_active = int(sym.stable_active(0).sum())
+    n_unstable = int(sym.unstable(0).sum())
+    assert model.a.shape == (n_active + 2 * n_unstable, 5 + n_active + n_unstable)
+    assert np.all(model.last[sym.stable_inactive(0)] == -1)
+
+
+def test_time_budget_zero_keeps_symbolic_bounds() -> None:
+    net = random_net([5, 14, 9, 2], seed=11)
+    s = random_box(5, 11)
+    sym = symbolic_bounds(net, s)
+    lp0 = lp_bounds(net, s, time_budget_s=0.0)
+    for k in range(3):
+        np.testing.assert_array_equal(lp0.lower[k], sym.lower[k])
+        np.testing.assert_array_equal(lp0.upper[k], sym.upper[k])
+    again = lp_bounds(net, s, time_budget_s=None, initial=lp_bounds(net, s, time_budget_s=None))
+    full = lp_bounds(net, s, time_budget_s=None)
+    assert np.all(again.upper[1] <= full.upper[1] + 1e-12)
+
+
+def test_dead_neurons_stay_exactly_stable_after_widening() -> None:
+    # a pruned neuron (zero row, zero bias) must not become "unstable" through widening, nor the
+    # neurons that only read dead ones
+    rng = np.random.default_rng(0)
+    w0 = rng.normal(size=(4, 3))
+    w0[1] = 0.0
+    b0 = rng.normal(size=4)
+    b0[1] = 0.0
+    w1 = rng.normal(size=(3, 4))
+    w1[0] = [0.0, 1.0, 0.0, 0.0]  # reads only the dead neuron
+    net = Network((DenseLayer(w0, b0), DenseLayer(w1, np.zeros(3)),
+                   DenseLayer(rng.normal(size=(2, 3)), np.zeros(2), "linear")))
+    for method in METHODS:
+        b = compute_bounds(net, random_box(3, 0), method)
+        assert b.lower[0][1] == 0.0 == b.upper[0][1]
+        assert b.stable_inactive(0)[1] and not b.stable_active(0)[1] and not b.unstable(0)[1]
+        assert b.lower[1][0] == 0.0 == b.upper[1][0]
+
+
+def test_widen_is_outward_monotone_and_exact_on_constants() -> None:
+    lo, hi = widen(np.array([-3.0, 0.0, 2.0, 5.0]), np.array([-1.0, 0.0, 4.0, 5.0]))
+    np.testing.assert_allclose(lo, [-3.0 - 3e-7, 0.0, 2.0 - 2e-7, 5.0])
+    np.testing.assert_allclose(hi, [-1.0 + 1e-7, 0.0, 4.0 + 4e-7, 5.0])
+
+
+def test_counts_partition_the_relu_layers(case) -> None:
+    net, _, bounds = case
+    b = bounds["symbolic"]
+    counts = b.counts(net)
+    relu_layers = [k for k, lay in enumerate(net.layers) if lay.activation == "relu"]
+    assert [r["layer"] for r in counts["layers"]] == relu_layers
+    for r in counts["layers"]:
+        k = r["layer"]
+        assert r["unstable"] + r["active"] + r["inactive"] == net.layers[k].n_out
+        assert r["unstable"] == int(b.unstable(k).sum())
+    assert counts["unstable"] + counts["active"] + counts["inactive"] == net.relu_count()
+
+
+def test_errors_name_the_problem() -> None:
+    net = random_net([4, 6, 2], seed=0)
+    with pytest.raises(InputError, match="input set has dimension 3 but the network takes 4"):
+        symbolic_bounds(net, random_box(3, 0))
+    with pytest.raises(InputError, match="input_set must be a surrogate.sets.Box or L1Ball"):
+        interval_bounds(net, np.zeros(4))  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="unknown bounds method 'milp'"):
+        compute_bounds(net, random_box(4, 0), "milp")
+    with pytest.raises(InputError, match="time_budget_s must be a number >= 0"):
+        lp_bounds(net, random_box(4, 0), time_budget_s=-1.0)
+    other = interval_bounds(random_net([4, 7, 2], seed=0), random_box(4, 0))
+    with pytest.raises(InputError, match=r"bounds have layer sizes \[7, 2\] but the network has"):
+        lp_bounds(net, random_box(4, 0), initial=other)
+    with pytest.raises(InputError, match="same layer shapes"):
+        Bounds((np.zeros(2),), (np.zeros(3),), "interval", 0.0)
+
+
+# ------------------------------------------------------------------ VNN-COMP mnist_fc 256x2
+
+
+def vnnlib_box(path: Path, n: int) -> Box:
+    """The X bounds of a VNN-LIB file (``(assert (<= X_i v))`` / ``(>= X_i v)``)."""
+    text = path.read_text()
+    num = r"([-+0-9.eE]+)"
+    lo, hi = np.full(n, np.nan), np.full(n, np.nan)
+    for i, v in re.findall(r"\(\s*>=\s*X_(\d+)\s+" + num + r"\s*\)", text):
+        lo[int(i)] = float(v)
+    for i, v in re.findall(r"\(\s*<=\s*X_(\d+)\s+" + num + r"\s*\)", text):
+        hi[int(i)] = float(v)
+    return Box(lo, hi)
+
+
+@pytest.fixture(scope="module")
+def mnist(vnncomp: Path) -> tuple[Network, Box]:
+    from surrogate.network.onnx_io import read_onnx
+
+    net = read_onnx(vnncomp / "mnist_fc" / "onnx" / "mnist-net_256x2.onnx")
+    return net, vnnlib_box(vnncomp / "mnist_fc" / "vnnlib_2022" / "prop_0_0.03.vnnlib", 784)
+
+
+@pytest.mark.parametrize("kind", ["linf", "l1"])
+def test_mnist_bounds_sound_nested_and_fast(mnist, kind: str) -> None:
+    net, box = mnist
+    s: Box | L1Ball = box if kind == "linf" else L1Ball(
+        box.center(), 2.0, Box(np.zeros(784), np.ones(784))
+    )
+    bounds = {m: compute_bounds(net, s, m, time_budget_s=20.0 if m == "lp" else None)
+              for m in METHODS}
+    pre = net.pre_activations(points_of(s, seed=2))
+    for m, b in bounds.items():
+        for k, z in enumerate(pre):
+            assert np.all((z >= b.lower[k]) & (z <= b.upper[k])), f"{m} layer {k} unsound"
+    unstable = [bounds[m].counts(net)["unstable"] for m in METHODS]
+    assert unstable[0] >= unstable[1] >= unstable[2]
+    assert unstable[2] < unstable[0]
+    for k in range(3):
+        assert np.all(bounds["lp"].upper[k] <= bounds["symbolic"].upper[k] + 1e-9)
+        assert np.all(bounds["symbolic"].upper[k] <= bounds["interval"].upper[k] + 1e-9)
+    # generous limits (shared 2-core machine); measured: symbolic ~5-50 ms, lp ~30-100 ms
+    assert bounds["symbolic"].time_s < 1.0
+    assert bounds["lp"].time_s < 10.0
