@@ -1,0 +1,92 @@
+"""The local backend: a pool of ``jobs`` spawned worker processes on this machine.
+
+Workers are started with the ``spawn`` method (a fresh interpreter: no forked solver or OpenMP
+state) and limit every numeric library to one thread, so ``jobs`` runs share the cores without
+oversubscription (HiGHS itself runs single-threaded, see :func:`surrogate.solve.highs.
+solve_matrix`). Workers ignore Ctrl-C (the driver stops them) and exit by themselves when the
+driver dies, even by SIGKILL.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+
+from surrogate.bench.tasks import Task
+from surrogate.bench.worker import Outcome, error_outcome, execute
+from surrogate.errors import SolverError
+
+__all__ = ["THREAD_ENV", "run_local"]
+
+#: Environment set in every worker before numeric libraries load: one thread each.
+THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+}
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(1)  # the driver is gone: nobody will store our result
+
+
+def init_worker() -> None:
+    """Pool initializer: one thread per library, ignore SIGINT, die with the driver."""
+    os.environ.update(THREAD_ENV)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover - torch is a core dependency
+        pass
+
+
+def run_local(
+    tasks: Sequence[Task], jobs: int, on_outcome: Callable[[Task, Outcome], None]
+) -> None:
+    """Run ``tasks`` on ``jobs`` processes; ``on_outcome`` runs in this process as each ends."""
+    ctx = mp.get_context("spawn")
+    ex = ProcessPoolExecutor(
+        max_workers=max(1, min(jobs, len(tasks))), mp_context=ctx, initializer=init_worker
+    )
+    try:
+        futures: dict[Future[Outcome], Task] = {ex.submit(execute, t): t for t in tasks}
+        for fut in as_completed(futures):
+            task = futures[fut]
+            try:
+                outcome = fut.result()
+            except BrokenProcessPool:
+                raise SolverError(
+                    "a worker process died (killed, or out of memory) while running tasks; the "
+                    "results finished so far are stored: rerun the same command to resume"
+                ) from None
+            except Exception as exc:  # e.g. a task that cannot be sent to a worker
+                outcome = error_outcome(task, f"{type(exc).__name__}: {exc}")
+            on_outcome(task, outcome)
+    except BaseException:
+        _stop(ex)
+        raise
+    ex.shutdown(wait=True)
+
+
+def _stop(ex: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and end the workers now (their runs would be lost anyway)."""
+    workers = list((getattr(ex, "_processes", None) or {}).values())  # no public accessor
+    ex.shutdown(wait=False, cancel_futures=True)
+    for p in workers:
+        if p.is_alive():
+            p.terminate()
+    for p in workers:
+        p.join(timeout=5)

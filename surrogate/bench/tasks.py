@@ -1,0 +1,124 @@
+"""A campaign's unit of work (:class:`Task`) and the expansion of a spec into tasks.
+
+Task keys are stable strings built from the task's coordinates, so a rerun of the same (or an
+extended) spec finds the tasks it already stored:
+
+* sweep:     ``{network}|{config}|{instance}|seed={seed}`` with ``config`` = ``dense`` or
+  ``{method}@{sparsity:g}`` and ``instance`` e.g. ``img=3:eps=5`` or ``out=0``;
+* instances: ``{onnx}|{vnnlib}|{config}|seed={seed}`` (paths as written in the csv).
+
+Nothing here imports torch or Pyomo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from surrogate.bench.spec import CampaignSpec, InstancesSpec, SweepSpec
+
+__all__ = ["Task", "config_label", "expand_tasks"]
+
+
+def config_label(method: str, sparsity: float) -> str:
+    """``"dense"`` at sparsity 0, else ``"method@sparsity"`` (the report's configurations)."""
+    return "dense" if sparsity == 0 else f"{method}@{sparsity:g}"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run: its key, its coordinates (stored as columns) and what the worker needs."""
+
+    key: str
+    campaign: str  # "sweep" | "instances"
+    network: str
+    method: str  # "dense" at sparsity 0
+    sparsity: float
+    instance: str
+    seed: int
+    time_limit_s: float
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config(self) -> str:
+        return config_label(self.method, self.sparsity)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _configs(methods: tuple[str, ...], sparsities: tuple[float, ...]) -> list[tuple[str, float]]:
+    """``("dense", 0.0)`` once if 0 is asked for, then every method x nonzero sparsity."""
+    out: list[tuple[str, float]] = [("dense", 0.0)] if 0.0 in sparsities else []
+    out += [(m, p) for m in methods for p in sparsities if p > 0]
+    return out
+
+
+def expand_tasks(spec: CampaignSpec) -> list[Task]:
+    """Every task of ``spec`` in a fixed order (network, instance, seed, configuration)."""
+    if isinstance(spec, SweepSpec):
+        return _expand_sweep(spec)
+    return _expand_instances(spec)
+
+
+def _expand_sweep(spec: SweepSpec) -> list[Task]:
+    prob = spec.problem
+    base = {
+        "problem": asdict(prob),
+        "bounds": spec.bounds,
+        "prune_data": spec.prune_data,
+    }
+    tasks = []
+    for net in spec.networks:
+        for inst, inst_params in prob.instances():
+            for seed in spec.seeds:
+                for method, p in _configs(spec.methods, spec.sparsities):
+                    params = {
+                        **base,
+                        "instance": inst_params,
+                        "prune_options": dict(spec.prune_options.get(method, {})),
+                    }
+                    tasks.append(
+                        Task(
+                            key=f"{net}|{config_label(method, p)}|{inst}|seed={seed}",
+                            campaign="sweep",
+                            network=net,
+                            method=method,
+                            sparsity=p,
+                            instance=inst,
+                            seed=seed,
+                            time_limit_s=spec.time_limit_s,
+                            params=params,
+                        )
+                    )
+    return tasks
+
+
+def _expand_instances(spec: InstancesSpec) -> list[Task]:
+    tasks = []
+    for row in spec.rows:
+        limit = (
+            row.timeout_s if spec.time_limit_s is None else min(row.timeout_s, spec.time_limit_s)
+        )
+        for seed in spec.seeds:
+            for method, p in _configs(spec.methods, spec.sparsities):
+                tasks.append(
+                    Task(
+                        key=f"{row.onnx_rel}|{row.vnnlib_rel}|{config_label(method, p)}"
+                        f"|seed={seed}",
+                        campaign="instances",
+                        network=row.onnx_rel,
+                        method=method,
+                        sparsity=p,
+                        instance=row.vnnlib_rel,
+                        seed=seed,
+                        time_limit_s=limit,
+                        params={
+                            "onnx": row.onnx,
+                            "vnnlib": row.vnnlib,
+                            "bounds": spec.bounds,
+                            "csv_timeout_s": row.timeout_s,
+                        },
+                    )
+                )
+    return tasks

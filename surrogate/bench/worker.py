@@ -1,0 +1,216 @@
+"""Running one task (in a worker process or a Ray task): :func:`execute` never raises.
+
+A sweep task builds its problem on the dense network, prunes (when ``sparsity > 0``) and calls
+:func:`surrogate.solve.run.run_milp` with the problem's warm start (``x0`` for robustness, the
+box centre for maximisation); every incumbent is judged on the dense network. An instances task
+calls :func:`surrogate.verify.verify_instance`. Any exception becomes an outcome with status
+``"error"`` and the message (``Type: message``), so a campaign never loses a task to a crash of
+its code and never shows a traceback.
+
+Within one worker process, networks, the digits data and pruned surrogates are cached; a cached
+surrogate reports the pruning time measured when it was first built, so every run's times still
+include its pruning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from surrogate.bench.tasks import Task
+from surrogate.errors import InputError
+
+__all__ = ["Outcome", "build_problem", "error_outcome", "execute", "outcome_of_record"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a worker sends back for one task; the driver stores it."""
+
+    key: str
+    status: str  # "ok" | "error"
+    outcome: str  # sat | unsat | unknown | timeout (verification); incumbent | none; error
+    error: str | None
+    record: dict[str, Any] = field(default_factory=dict)
+    started_at: str = ""
+    finished_at: str = ""
+    wall_s: float = 0.0
+    worker: str = ""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def execute(task: Task) -> Outcome:
+    """Run ``task``; exceptions are caught and returned as an ``"error"`` outcome."""
+    started, t0 = _now(), time.perf_counter()
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        record = _run_sweep(task) if task.campaign == "sweep" else _run_instance(task)
+        record = json.loads(json.dumps(record, default=_json_default))
+        status, outcome, error = "ok", outcome_of_record(record), None
+    except Exception as exc:  # a task's failure is data: stored, never lost
+        record, status, outcome = {}, "error", "error"
+        error = f"{type(exc).__name__}: {exc}".strip()
+    return Outcome(
+        task.key, status, outcome, error, record, started, _now(), time.perf_counter() - t0, worker
+    )
+
+
+def error_outcome(task: Task, message: str) -> Outcome:
+    """An ``"error"`` outcome made by the driver (e.g. a Ray worker that died)."""
+    now = _now()
+    return Outcome(task.key, "error", "error", message, {}, now, now, 0.0, "")
+
+
+def outcome_of_record(record: dict[str, Any]) -> str:
+    """The one-word outcome of a finished record (see :class:`Outcome`)."""
+    if "result" in record:  # VerifyResult
+        return str(record["result"])
+    if record.get("verdict"):
+        return str(record["verdict"])
+    return "incumbent" if record.get("best_dense_objective") is not None else "none"
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    raise TypeError(f"cannot store a {type(v).__name__} in a result record")
+
+
+# ------------------------------------------------------------------------------------ sweeps
+@lru_cache(maxsize=1)
+def _digits() -> Any:
+    from surrogate.data import load_digits
+
+    return load_digits()
+
+
+def _network(name: str) -> Any:
+    from surrogate.bench.networks import resolve_network
+
+    return resolve_network(name)
+
+
+def build_problem(task: Task) -> tuple[Any, np.ndarray]:
+    """The task's problem on the dense network, and its warm start."""
+    from surrogate.problems import MaximizationProblem, robustness_problem
+    from surrogate.sets import Box
+
+    net = _network(task.network)
+    prob, inst = task.params["problem"], task.params["instance"]
+    if prob["kind"] == "robustness":
+        data = _digits()
+        image = int(inst["image"])
+        if net.n_inputs != data.n_features:
+            raise InputError(
+                f"{task.network} takes {net.n_inputs} inputs; digits images have "
+                f"{data.n_features} (robustness sweeps need 64-input networks)"
+            )
+        if not 0 <= image < len(data.y_test):
+            raise InputError(
+                f"image {image} out of range: the digits test split has {len(data.y_test)} images"
+            )
+        rob = robustness_problem(
+            net, data.x_test[image], float(inst["eps"]), norm=prob["norm"], target=prob["target"]
+        )
+        return rob, np.asarray(rob.x0)
+    box = Box(np.full(net.n_inputs, prob["lower"]), np.full(net.n_inputs, prob["upper"]))
+    problem = MaximizationProblem(
+        net, box, output=int(inst["output"]), maximize=not prob["minimize"]
+    )
+    return problem, box.center()
+
+
+@lru_cache(maxsize=16)
+def _pruned(
+    network: str, method: str, sparsity: float, options_json: str, data: str | None
+) -> tuple[Any, float, dict[str, Any]]:
+    """The pruned surrogate, the time pruning took and a summary of the pruning report."""
+    from surrogate.prune import apply
+
+    net = _network(network)
+    kw: dict[str, Any] = json.loads(options_json)
+    if data == "digits":
+        d = _digits()
+        kw["data"] = (d.x_train, d.y_train)
+    t0 = time.perf_counter()
+    res = apply(net, method, sparsity, **kw)
+    prune_s = time.perf_counter() - t0
+    rep = res.report
+    info = {
+        "method": method,
+        "target_sparsity": sparsity,
+        "achieved_sparsity": rep.sparsity,
+        "neurons_removed": rep.neurons_removed,
+        "accuracy_before": rep.accuracy_before,
+        "accuracy_after": rep.accuracy_after,
+        "time_s": prune_s,
+    }
+    return res.network, prune_s, info
+
+
+def _run_sweep(task: Task) -> dict[str, Any]:
+    from surrogate.solve.run import run_milp
+
+    problem, warm = build_problem(task)
+    surrogate, prune_s = None, 0.0
+    prune_info: dict[str, Any] = {}
+    if task.sparsity > 0:
+        surrogate, prune_s, prune_info = _pruned(
+            task.network,
+            task.method,
+            float(task.sparsity),
+            json.dumps(task.params.get("prune_options", {}), sort_keys=True),
+            task.params.get("prune_data"),
+        )
+    run = run_milp(
+        problem,
+        surrogate,
+        label=task.config,
+        sparsity=task.sparsity,
+        prune_s=prune_s,
+        time_limit_s=task.time_limit_s,
+        bounds=task.params.get("bounds", "symbolic"),
+        warm_start=warm,
+        stop_on_success=bool(task.params["problem"].get("stop_on_success", True)),
+        seed=task.seed,
+    )
+    record = run.to_dict()
+    record["prune"] = prune_info
+    record["label_class"] = getattr(problem, "label", None)
+    record["maximize"] = bool(problem.maximize)
+    return record
+
+
+def _run_instance(task: Task) -> dict[str, Any]:
+    from surrogate.verify import verify_instance
+
+    res = verify_instance(
+        task.params["onnx"],
+        task.params["vnnlib"],
+        time_limit_s=task.time_limit_s,
+        prune_method=None if task.sparsity == 0 else task.method,
+        sparsity=task.sparsity,
+        bounds=task.params.get("bounds", "symbolic"),
+        seed=task.seed,
+    )
+    record = res.to_dict()
+    record["time_limit_s"] = task.time_limit_s
+    record["csv_timeout_s"] = task.params.get("csv_timeout_s")
+    return record

@@ -1,0 +1,168 @@
+"""``surrogate bench``: run benchmark campaigns (``run``) and turn their results into a report
+(``report``). See docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from surrogate.commands._common import float_list
+from surrogate.errors import InputError
+
+NAME = "bench"
+HELP = (
+    "Benchmark campaigns: `bench run SPEC --out DIR` runs a sweep file (problems/*.toml) or a "
+    "VNN-COMP instances.csv into a resumable results store; `bench report DIR` writes a Markdown "
+    "report with plots."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="bench_command", metavar="{run,report}")
+    r = sub.add_parser(
+        "run",
+        help="run (or resume) a campaign",
+        description=_RUN_DOC,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument("spec", metavar="SPEC", help="sweep file (.toml) or VNN-COMP instances.csv")
+    r.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="results folder (DIR/results.sqlite, DIR/spec.json); reused to resume",
+    )
+    r.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="S",
+        help="solver seconds per run: replaces a sweep's time_limit_s, caps a csv's timeouts",
+    )
+    r.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="parallel runs (default: number of cores)",
+    )
+    r.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="local process pool (default) or a Ray cluster",
+    )
+    r.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="Ray cluster to join (default: RAY_ADDRESS, else a local Ray instance)",
+    )
+    r.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        metavar="K",
+        help="only the first K tasks of the campaign (a quick try)",
+    )
+    r.add_argument("--retry-errors", action="store_true", help="rerun tasks stored with an error")
+    r.add_argument(
+        "--method",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="instances.csv only: pruning method for nonzero --sparsities (repeatable)",
+    )
+    r.add_argument(
+        "--sparsities",
+        type=float_list,
+        default=None,
+        metavar="P,...",
+        help="instances.csv only: sparsities to run every instance at (default 0)",
+    )
+    r.add_argument("--quiet", action="store_true", help="no progress line")
+    r.set_defaults(_bench=_run)
+
+    rep = sub.add_parser("report", help="write report.md, plots and results.csv from a store")
+    rep.add_argument("dir", metavar="DIR", help="a folder written by `surrogate bench run`")
+    rep.add_argument(
+        "--out", default=None, metavar="DIR", help="report folder (default DIR/report)"
+    )
+    rep.set_defaults(_bench=_report)
+
+
+_RUN_DOC = """Run every task of a campaign not yet stored in DIR/results.sqlite.
+
+Results are committed one by one as tasks finish: after Ctrl-C or a crash, the same command
+resumes where the run stopped. A task that fails is stored with its error message; rerun with
+--retry-errors to try it again. Exit status: 0 when every task is stored without error, 1 when
+some are stored as errors, 2 on bad input, 130 on Ctrl-C."""
+
+
+def run(args: argparse.Namespace) -> int:
+    fn = getattr(args, "_bench", None)
+    if fn is None:
+        raise InputError(
+            "give a bench command: `surrogate bench run SPEC --out DIR` "
+            "or `surrogate bench report DIR`"
+        )
+    return int(fn(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from surrogate.bench import load_spec, run_campaign
+    from surrogate.bench.runner import stderr_progress
+    from surrogate.bench.tasks import expand_tasks
+
+    spec = load_spec(
+        args.spec, time_limit_s=args.time_limit, methods=args.method, sparsities=args.sparsities
+    )
+    n = len(expand_tasks(spec))
+    print(
+        f"campaign {spec.name} ({spec.kind}): {n} tasks -> {args.out} "
+        f"[{args.backend}, jobs {args.jobs or 'all cores'}]"
+    )
+    try:
+        summary = run_campaign(
+            spec,
+            args.out,
+            jobs=args.jobs,
+            backend=args.backend,
+            limit=args.limit,
+            retry_errors=args.retry_errors,
+            ray_address=args.ray_address,
+            progress=None if args.quiet else stderr_progress,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: finished results are stored in {args.out}; run the same command "
+            "to resume",
+            file=sys.stderr,
+        )
+        raise
+    print(
+        f"{summary.total} tasks: {summary.skipped} already stored, {summary.ran} run now "
+        f"({summary.failed} failed) in {summary.elapsed_s:.1f} s; stored {summary.stored_ok} ok, "
+        f"{summary.stored_errors} errors in {Path(args.out) / 'results.sqlite'}"
+    )
+    if summary.stored_errors:
+        print(
+            f"{summary.stored_errors} task(s) stored with an error: see the report "
+            f"(`surrogate bench report {args.out}`) and rerun with --retry-errors",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"report: surrogate bench report {args.out}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from surrogate.report import write_report
+
+    files = write_report(args.dir, args.out)
+    print(f"wrote {files.markdown}")
+    for f in files.figures:
+        print(f"  {f}")
+    print(f"  {files.csv}")
+    return 0

@@ -1,0 +1,180 @@
+"""Counts, medians and dense-vs-pruned comparisons per configuration, as Markdown tables.
+
+Pairing: a pruned run is compared with the dense run (sparsity 0) of the same network, problem
+instance and seed. For times (verification and instances), an unsolved run counts at the
+*sentinel* time ``S`` (:func:`sentinel_s`); the pruned run is *faster* when ``t_pruned < t_dense``,
+*slower* when ``t_pruned > t_dense`` and *tied* otherwise (both unsolved: both at ``S``). For
+maximisation the pruned run is *better* when its best dense objective beats the dense run's by more
+than the tolerance :data:`~surrogate.report.data.OBJ_RTOL`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from surrogate.report.data import Campaign, Run, better, median
+
+__all__ = ["Pair", "Shares", "markdown_table", "pairs", "sentinel_s", "shares", "summary_table"]
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A pruned run and the dense run of the same (network, instance, seed)."""
+
+    group: tuple[str, str, int]
+    method: str
+    sparsity: float
+    dense: float | None  # solved time (verification, instances) or best dense objective
+    pruned: float | None
+    maximize: bool = True
+
+
+@dataclass(frozen=True)
+class Shares:
+    """How many pairs fall on each side of the diagonal."""
+
+    n: int
+    pruned_better: int
+    dense_better: int
+    ties: int
+
+    def pct(self, k: int) -> str:
+        return "-" if self.n == 0 else f"{100.0 * k / self.n:.0f}%"
+
+
+def sentinel_s(campaign: Campaign) -> float:
+    """Where unsolved runs are drawn and counted: the time limit (the largest one stored), or the
+    largest solved time if a run solved after it (setup counts on top of the solver limit)."""
+    limits = [r.time_limit_s for r in campaign.runs] or [1.0]
+    solved = [t for r in campaign.ok_runs() if (t := campaign.solved_time(r)) is not None]
+    return max([max(limits), *solved])
+
+
+def _value(campaign: Campaign, run: Run) -> float | None:
+    return run.objective if run.kind == "maximization" else campaign.solved_time(run)
+
+
+def pairs(campaign: Campaign) -> dict[tuple[str, float], list[Pair]]:
+    """Pairs per (method, sparsity), in a fixed order."""
+    dense = {r.group: r for r in campaign.ok_runs() if r.sparsity == 0}
+    out: dict[tuple[str, float], list[Pair]] = defaultdict(list)
+    for r in campaign.ok_runs():
+        d = dense.get(r.group)
+        if r.sparsity == 0 or d is None:
+            continue
+        out[(r.method, r.sparsity)].append(
+            Pair(
+                r.group, r.method, r.sparsity, _value(campaign, d), _value(campaign, r), r.maximize
+            )
+        )
+    return {k: sorted(v, key=lambda p: p.group) for k, v in sorted(out.items())}
+
+
+def shares(prs: Sequence[Pair], *, objective: bool, sentinel: float) -> Shares:
+    """Counts of pairs where the pruned run is better, worse, or tied (see the module docstring)."""
+    pb = db = ties = 0
+    for p in prs:
+        if objective:
+            if p.pruned is None or p.dense is None:
+                win_p, win_d = (
+                    p.dense is None and p.pruned is not None,
+                    p.pruned is None and p.dense is not None,
+                )
+            else:
+                win_p, win_d = (
+                    better(p.pruned, p.dense, p.maximize),
+                    better(p.dense, p.pruned, p.maximize),
+                )
+        else:
+            tp = sentinel if p.pruned is None else p.pruned
+            td = sentinel if p.dense is None else p.dense
+            win_p, win_d = tp < td, td < tp
+        pb += win_p
+        db += win_d
+        ties += not (win_p or win_d)
+    return Shares(len(prs), pb, db, ties)
+
+
+def _fmt(v: float | None, nd: int = 2) -> str:
+    return "-" if v is None else f"{v:.{nd}f}"
+
+
+def summary_table(campaign: Campaign) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the per-configuration summary (kind-dependent columns)."""
+    kind = campaign.kind
+    by_cfg: dict[str, list[Run]] = defaultdict(list)
+    for r in campaign.runs:
+        by_cfg[r.config].append(r)
+    prs = {f"{m}@{p:g}": v for (m, p), v in pairs(campaign).items()}
+    sent = sentinel_s(campaign)
+    rows = []
+    for cfg in campaign.configs():
+        runs = by_cfg[cfg]
+        ok = [r for r in runs if r.ok]
+        row = [cfg, str(len(runs)), str(len(runs) - len(ok))]
+        solved = [t for r in ok if (t := campaign.solved_time(r)) is not None]
+        sh = shares(prs.get(cfg, []), objective=kind == "maximization", sentinel=sent)
+        vs_dense = "-" if cfg == "dense" or sh.n == 0 else f"{sh.pruned_better}/{sh.n}"
+        if kind == "maximization":
+            row += [
+                str(sum(r.objective is not None for r in ok)),
+                str(len(solved)),
+                _fmt(median(solved)),
+                vs_dense,
+                "-" if cfg == "dense" or sh.n == 0 else f"{sh.dense_better}/{sh.n}",
+            ]
+        else:
+            counts: dict[str, int] = defaultdict(int)
+            for r in ok:
+                counts[r.outcome] += 1
+            third = "timeout" if kind == "instances" else "unknown"
+            row += [
+                str(counts["sat"]),
+                str(counts["unsat"]),
+                str(counts[third]),
+                str(len(solved)),
+                _fmt(median(solved)),
+                _fmt(median(r.elapsed_s for r in ok)),
+                vs_dense,
+            ]
+        rows.append(row)
+    return _headers(kind), rows
+
+
+def _headers(kind: str) -> list[str]:
+    head = ["configuration", "runs", "errors"]
+    if kind == "maximization":
+        return head + [
+            "with incumbent",
+            "reached best known",
+            "median time to best known (s)",
+            "better than dense",
+            "worse than dense",
+        ]
+    third = "timeout" if kind == "instances" else "unknown"
+    solved = "solved (sat+unsat)" if kind == "instances" else "solved (dense adversarial)"
+    return head + [
+        "sat",
+        "unsat",
+        third,
+        solved,
+        "median time to solve (s)",
+        "median run time (s)",
+        "faster than dense",
+    ]
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub-flavoured Markdown table (``|`` in cells escaped)."""
+
+    def cell(s: str) -> str:
+        return str(s).replace("|", "\\|").replace("\n", " ")
+
+    lines = [
+        "| " + " | ".join(cell(h) for h in headers) + " |",
+        "|" + "|".join("---" for _ in headers) + "|",
+    ]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
