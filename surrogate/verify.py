@@ -1,0 +1,406 @@
+"""Verify one VNN-COMP instance (an ONNX network and a VNN-LIB property): ``sat``, ``unsat`` or
+``timeout``, each answer checked.
+
+Flow (the whole instance shares one wall-clock budget ``time_limit_s``, reading included):
+
+1. read the network (:func:`~surrogate.network.onnx_io.read_onnx`) and the property
+   (:func:`~surrogate.vnnlib.parser.read_vnnlib`, sizes checked against the network); one
+   :class:`~surrogate.problems.verification.VerificationProblem` per case (input box);
+2. optionally prune the network once (``prune_method`` / ``sparsity``): the *surrogate*;
+3. a cheap PGD attack on the dense network for every case (:func:`~surrogate.problems.attack.
+   pgd_attack`): an attack point that passes the checks below settles ``sat`` at once;
+4. otherwise, case by case, a MILP (:func:`~surrogate.solve.run.run_milp`) warm-started from the
+   attack's best point, with an equal share of the remaining time (time a case leaves unused
+   goes to the cases after it). With a surrogate, the surrogate's MILP runs first; when it ends
+   without a counterexample and ``fallback_dense`` is true, the dense MILP gets the rest of the
+   case's share (the surrogate gets :data:`SURROGATE_SHARE` of it), warm-started from the best
+   dense point either run has seen.
+
+What the answers guarantee:
+
+* ``sat``: the reported ``x`` (a) lies in the box of a case (it is clipped into the box, then
+  checked with tolerance 0), (b) meets one of that case's unsafe conjunctions ``C y <= d`` exactly
+  on our float64 forward pass, and (c) meets it on **onnxruntime**'s outputs at ``x`` up to
+  :data:`ORT_TOL`. ``counterexample_y`` is onnxruntime's output, as VNN-COMP checks it.
+* ``unsat``: the MILP of the **dense** network proved every case (dual bound ``> PROOF_MARGIN``,
+  see :mod:`surrogate.solve.run`). A surrogate run never proves anything: pruning changes the
+  function, so the absence of a counterexample on the surrogate says nothing about the network.
+* ``timeout``: everything else (time ran out, or a candidate failed a check).
+
+A time limit is a normal outcome; only bad inputs (missing files, sizes that do not match,
+unsupported operators, bad options) raise :mod:`surrogate.errors` exceptions. The HiGHS time limit
+of a run covers the solve only: the model build (under a second on the VNN-COMP fully connected
+networks) comes on top, so ``wall_s`` may exceed ``time_limit_s`` by about that much.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from surrogate.bounds import METHODS as BOUNDS_METHODS
+from surrogate.bounds import Bounds, compute_bounds
+from surrogate.errors import InputError
+from surrogate.network.onnx_io import onnxruntime_forward, read_onnx
+from surrogate.network.spec import Network
+from surrogate.problems.attack import pgd_attack
+from surrogate.problems.verification import VerificationProblem
+from surrogate.problems.vnnlib_problem import problems_from_property
+from surrogate.sets import Box
+from surrogate.solve.run import RunResult, run_milp
+from surrogate.vnnlib.parser import Case, read_vnnlib
+
+__all__ = [
+    "ATTACK_SHARE",
+    "LP_BOUNDS_SHARE",
+    "MIN_SOLVE_S",
+    "ORT_TOL",
+    "SURROGATE_SHARE",
+    "VerifyResult",
+    "check_counterexample",
+    "verify_instance",
+]
+
+#: Largest violation of ``C y <= d`` accepted on onnxruntime's (float32) outputs.
+ORT_TOL = 1e-6
+#: Share of a case's time the surrogate MILP gets when the dense MILP may follow it.
+SURROGATE_SHARE = 0.5
+#: A MILP is not started with less solve time than this (seconds).
+MIN_SOLVE_S = 0.05
+#: Share of the instance's time the PGD attacks may use (checked between unsafe conjunctions).
+ATTACK_SHARE = 0.2
+#: Share of a run's time that ``bounds="lp"`` may spend tightening bounds.
+LP_BOUNDS_SHARE = 0.3
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The checked answer for one instance (see the module docstring for the guarantees)."""
+
+    result: str  # "sat" | "unsat" | "timeout"
+    wall_s: float
+    counterexample_x: tuple[float, ...] | None
+    counterexample_y: tuple[float, ...] | None  # onnxruntime outputs at x
+    method: str  # "attack" | "milp" | "milp-surrogate" | "none"
+    cases: int
+    details: dict = field(default_factory=dict)  # per-case runs, prune info, bounds
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready data (lists, floats, ints, strings, None)."""
+        return _plain(asdict(self))
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return _plain(v.tolist())
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    return v
+
+
+# ----------------------------------------------------------------------------- checking
+def check_counterexample(
+    onnx_path: str | Path, network: Network, case: Case, x: np.ndarray
+) -> tuple[bool, np.ndarray, np.ndarray]:
+    """Check a candidate for one case; returns ``(ok, x_clipped, y_onnxruntime)``.
+
+    ``x`` is clipped into the case's box; ``ok`` when the clipped point is in the box (tolerance
+    0), some unsafe conjunction holds exactly on ``network.forward`` (float64) and holds up to
+    :data:`ORT_TOL` on onnxruntime's outputs at the clipped point."""
+    xc = case.box.project(np.asarray(x, dtype=np.float64))
+    y_ort = onnxruntime_forward(onnx_path, xc)
+    ok = (
+        case.box.contains(xc, tol=0.0)
+        and case.output_unsafe(network.forward(xc), tol=0.0)
+        and case.output_unsafe(y_ort, tol=ORT_TOL)
+    )
+    return bool(ok), xc, y_ort
+
+
+# ----------------------------------------------------------------------------- options
+def _check_options(
+    time_limit_s: float, prune_method: str | None, sparsity: float, bounds: str
+) -> str | None:
+    """Validate the options; returns the pruning method to use (``None``: dense only)."""
+    if not (isinstance(time_limit_s, int | float) and math.isfinite(time_limit_s)
+            and time_limit_s > 0):
+        raise InputError(
+            f"time_limit_s must be a finite number of seconds > 0, got {time_limit_s!r}"
+        )
+    if bounds not in BOUNDS_METHODS:
+        raise InputError(
+            f"unknown bounds method {bounds!r}; choose one of {', '.join(BOUNDS_METHODS)}"
+        )
+    if not (isinstance(sparsity, int | float) and 0.0 <= float(sparsity) < 1.0):
+        raise InputError(f"sparsity must be a number in [0, 1), got {sparsity!r}")
+    if prune_method is not None and float(sparsity) == 0.0:
+        raise InputError(
+            f"pruning method {prune_method!r} was given with sparsity 0: give a sparsity in "
+            "(0, 1) (e.g. 0.5), or no pruning method to verify the dense network only"
+        )
+    if prune_method is None and float(sparsity) > 0.0:
+        return "magnitude"
+    return prune_method
+
+
+# ----------------------------------------------------------------------------- the runs
+@dataclass
+class _Instance:
+    """What every step of one verification needs."""
+
+    onnx_path: Path
+    network: Network
+    cases: tuple[Case, ...]
+    problems: list[VerificationProblem]
+    deadline: float
+    bounds: str
+    seed: int
+    progress: Progress | None
+
+    def remaining(self) -> float:
+        return self.deadline - time.perf_counter()
+
+    def say(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
+
+
+def _attack_order(problem: VerificationProblem, box: Box) -> list[int]:
+    """Unsafe conjunctions by their violation at the box centre, most nearly violated first."""
+    y = problem.network.forward(box.center())
+    return sorted(range(len(problem.unsafe)), key=lambda i: problem.unsafe[i].violation(y))
+
+
+def _attack_case(
+    inst: _Instance, k: int, record: dict, attack_end: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """PGD on case ``k``, one unsafe conjunction at a time (most promising first) until
+    ``attack_end``; returns the checked ``(x, y_ort)`` or None (best point kept in record)."""
+    t0 = time.perf_counter()
+    problem = inst.problems[k]
+    best: tuple[float, np.ndarray] | None = None
+    tried, iterations, hit = 0, 0, None
+    for i in _attack_order(problem, inst.cases[k].box):
+        if tried and time.perf_counter() >= attack_end:
+            break
+        res = pgd_attack(replace(problem, unsafe=(problem.unsafe[i],)), seed=inst.seed)
+        tried, iterations = tried + 1, iterations + res.iterations
+        ok, xc, y_ort = check_counterexample(inst.onnx_path, inst.network, inst.cases[k], res.x)
+        objective = problem.objective_of_outputs(inst.network.forward(xc))
+        if best is None or objective < best[0]:
+            best = (objective, xc)
+        if ok:
+            hit = (xc, y_ort)
+            break
+    assert best is not None  # at least one conjunction is always tried
+    record["attack"] = {
+        "objective": best[0],
+        "confirmed": hit is not None,
+        "conjunctions_tried": tried,
+        "conjunctions": len(problem.unsafe),
+        "iterations": iterations,
+        "time_s": time.perf_counter() - t0,
+    }
+    record["_best"] = best
+    return hit
+
+
+def _bounds_for(inst: _Instance, net: Network, k: int, budget_s: float) -> tuple[Bounds, dict]:
+    t0 = time.perf_counter()
+    b = compute_bounds(
+        net, inst.problems[k].input_set, inst.bounds, time_budget_s=LP_BOUNDS_SHARE * budget_s
+    )
+    info: dict[str, Any] = {"method": b.method, "time_s": time.perf_counter() - t0}
+    counts = b.counts(net)
+    info.update({key: counts[key] for key in ("unstable", "active", "inactive")})
+    return b, info
+
+
+def _milp(
+    inst: _Instance, k: int, net: Network | None, budget_end: float, warm: np.ndarray | None,
+    label: str, sparsity: float,
+) -> tuple[RunResult, dict] | None:
+    """One MILP of case ``k`` (``net=None``: dense) that ends by ``budget_end`` (solve part)."""
+    model_net = net if net is not None else inst.network
+    b, binfo = _bounds_for(inst, model_net, k, budget_end - time.perf_counter())
+    limit = min(budget_end, inst.deadline) - time.perf_counter()
+    if limit < MIN_SOLVE_S:
+        return None
+    case = inst.cases[k]
+
+    def confirm(x: np.ndarray) -> bool:
+        return check_counterexample(inst.onnx_path, inst.network, case, x)[0]
+
+    inst.say(f"case {k + 1}: {label} MILP, {limit:.1f} s, {binfo['unstable']} unstable neurons")
+    run = run_milp(
+        inst.problems[k], net, label=label, sparsity=sparsity, time_limit_s=limit, bounds=b,
+        warm_start=warm, confirm=confirm, seed=inst.seed, progress=inst.progress,
+    )
+    d = run.to_dict()
+    d.pop("trace", None)
+    d["bounds"] = binfo
+    return run, d
+
+
+_Point = tuple[float, np.ndarray]  # (dense objective, x)
+
+
+def _better(best: _Point | None, run: RunResult) -> _Point | None:
+    """The better (lower dense objective) of the kept point and the run's best dense point."""
+    if run.best_x is None or run.best_dense_objective is None:
+        return best
+    if best is None or run.best_dense_objective < best[0]:
+        return (float(run.best_dense_objective), np.array(run.best_x))
+    return best
+
+
+def _solve_case(
+    inst: _Instance, k: int, record: dict, surrogate: Network | None, sparsity: float,
+    fallback_dense: bool, case_end: float,
+) -> tuple[str, str, np.ndarray | None]:
+    """MILPs for case ``k`` until ``case_end``: returns ``(verdict, method, x)`` where verdict is
+    ``"sat"`` (x checked), ``"unsat"`` (dense proof) or ``"unknown"``."""
+    runs: list[dict] = record.setdefault("runs", [])
+    best = record.get("_best")
+    if surrogate is not None:
+        now = time.perf_counter()
+        end = now + SURROGATE_SHARE * (case_end - now) if fallback_dense else case_end
+        out = _milp(inst, k, surrogate, end, None if best is None else best[1], "surrogate",
+                    sparsity)
+        if out is not None:
+            run, d = out
+            runs.append(d)
+            if run.verdict == "sat" and run.counterexample_x is not None:
+                return "sat", "milp-surrogate", np.array(run.counterexample_x)
+            best = _better(best, run)
+        if not fallback_dense:
+            return "unknown", "none", None
+    out = _milp(inst, k, None, case_end, None if best is None else best[1], "dense", 0.0)
+    if out is None:
+        return "unknown", "none", None
+    run, d = out
+    runs.append(d)
+    if run.verdict == "sat" and run.counterexample_x is not None:
+        return "sat", "milp", np.array(run.counterexample_x)
+    return ("unsat" if run.verdict == "unsat" else "unknown"), "milp", None
+
+
+# ----------------------------------------------------------------------------- entry point
+def verify_instance(
+    onnx_path: str | Path,
+    vnnlib_path: str | Path,
+    *,
+    time_limit_s: float = 60.0,
+    prune_method: str | None = None,
+    sparsity: float = 0.0,
+    attack: bool = True,
+    bounds: str = "symbolic",
+    seed: int = 0,
+    progress: Progress | None = None,
+    fallback_dense: bool = True,
+) -> VerifyResult:
+    """Verify the property ``vnnlib_path`` on the network ``onnx_path`` within ``time_limit_s``.
+
+    ``prune_method`` / ``sparsity``: search the pruned surrogate's MILP (``sparsity > 0`` alone
+    means ``"magnitude"``); its counterexamples are checked on the dense network and onnxruntime,
+    and it never answers ``unsat``. ``fallback_dense``: after a surrogate run without a
+    counterexample, run the dense MILP for the rest of the case's time (so ``unsat`` is still
+    possible); ``False`` keeps the surrogate's answer (``sat`` or ``timeout``). ``attack``: try
+    PGD first. ``bounds``: ``"interval"``, ``"symbolic"`` or ``"lp"`` for the big-M constants.
+    ``progress``: called with one-line messages. See the module docstring for the guarantees.
+    """
+    t_start = time.perf_counter()
+    method_name = _check_options(time_limit_s, prune_method, sparsity, bounds)
+    # The matrices here are small (one point or a few at a time): OpenBLAS threads only spin,
+    # and on a loaded 2-core machine they made the attack ~25x slower.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _verify(
+            Path(onnx_path), Path(vnnlib_path), t_start, float(time_limit_s), method_name,
+            float(sparsity), bool(attack), bounds, int(seed), progress, bool(fallback_dense),
+        )
+
+
+def _verify(
+    onnx_path: Path, vnnlib_path: Path, t_start: float, time_limit_s: float,
+    method_name: str | None, sparsity: float, attack: bool, bounds: str, seed: int,
+    progress: Progress | None, fallback_dense: bool,
+) -> VerifyResult:
+    network = read_onnx(onnx_path)
+    prop = read_vnnlib(vnnlib_path, n_inputs=network.n_inputs, n_outputs=network.n_outputs)
+    problems = problems_from_property(network, prop, name=Path(vnnlib_path).name)
+    inst = _Instance(onnx_path, network, prop.cases, problems, t_start + float(time_limit_s),
+                     bounds, int(seed), progress)
+    details: dict[str, Any] = {
+        "onnx": str(onnx_path), "vnnlib": str(vnnlib_path), "time_limit_s": float(time_limit_s),
+        "bounds": bounds, "attack": bool(attack), "fallback_dense": bool(fallback_dense),
+        "prune": None, "per_case": [{"case": k} for k in range(len(problems))],
+    }
+    n = len(problems)
+
+    def answer(result: str, method: str, x: np.ndarray | None = None,
+               y: np.ndarray | None = None) -> VerifyResult:
+        for rec in details["per_case"]:
+            rec.pop("_best", None)
+        return VerifyResult(
+            result=result, wall_s=time.perf_counter() - t_start,
+            counterexample_x=None if x is None else tuple(map(float, x)),
+            counterexample_y=None if y is None else tuple(map(float, y)),
+            method=method, cases=n, details=details,
+        )
+
+    surrogate = None
+    if method_name is not None:
+        surrogate = _prune(inst, method_name, sparsity, details)
+    if attack:
+        attack_end = time.perf_counter() + ATTACK_SHARE * inst.remaining()
+        for k in range(n):
+            hit = _attack_case(inst, k, details["per_case"][k], attack_end)
+            if hit is not None:
+                details["per_case"][k]["verdict"] = "sat"
+                inst.say(f"case {k + 1}: PGD counterexample, confirmed by onnxruntime")
+                return answer("sat", "attack", *hit)
+    proved = 0
+    for k in range(n):
+        remaining = inst.remaining()
+        if remaining < MIN_SOLVE_S:
+            break
+        case_end = time.perf_counter() + remaining / (n - k)
+        verdict, how, x = _solve_case(inst, k, details["per_case"][k], surrogate, sparsity,
+                                      fallback_dense, case_end)
+        if verdict == "sat" and x is not None:
+            ok, xc, y_ort = check_counterexample(onnx_path, network, prop.cases[k], x)
+            if ok:
+                details["per_case"][k]["verdict"] = "sat"
+                return answer("sat", how, xc, y_ort)
+            verdict = "unknown"
+        proved += verdict == "unsat"
+        details["per_case"][k]["verdict"] = verdict
+    return answer("unsat", "milp") if proved == n else answer("timeout", "none")
+
+
+def _prune(inst: _Instance, method: str, sparsity: float, details: dict) -> Network:
+    """The surrogate: ``network`` pruned once by ``method`` (shared by every case)."""
+    from surrogate.prune.registry import apply
+
+    pruned = apply(inst.network, method, sparsity)
+    details["prune"] = asdict(pruned.report)
+    inst.say(f"pruned with {method}: sparsity {pruned.report.sparsity:.1%} "
+             f"in {pruned.report.time_s:.2f} s")
+    return pruned.network
