@@ -1,0 +1,98 @@
+"""``surrogate perf``: our pipeline against stock OMLT + HiGHS, side by side, JSON with ratios."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from surrogate.commands._common import stderr_progress, write_json
+from surrogate.errors import InputError
+
+NAME = "perf"
+HELP = (
+    "Benchmark our pipeline against the stock OMLT + Pyomo + HiGHS pipeline (build times, "
+    "VNN-COMP mnist_fc, digits verification, random-MLP maximisation, HiGHS presets) and write "
+    "per-instance rows, medians and target ratios as JSON."
+)
+
+CHOICES = ("build", "mnist_fc", "digits", "maximize", "presets", "all")
+DEFAULT_VNNCOMP = Path(__file__).resolve().parents[2].parent / "shared" / "bench" / "vnncomp"
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(t) for t in text.replace("x", "-").split("-") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected layer widths like 784-512-512-10, got {text!r}") from None
+    return sizes
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--suite", choices=CHOICES, default="all",
+                   help="which suite to run (default all: build, mnist_fc, digits, maximize; "
+                        "'presets' runs only when named)")
+    p.add_argument("--time-limit", type=float, default=None,
+                   help="seconds per instance and pipeline (default per suite: mnist_fc 120, "
+                        "digits 60, maximize 60, presets 30)")
+    p.add_argument("--limit", type=int, default=None,
+                   help="run at most this many instances per suite (quick checks)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="build suite: timings per variant, the median is kept (default 3)")
+    p.add_argument("--sizes", type=_sizes, default=(784, 512, 512, 10),
+                   help="build suite: layer widths of the random MLP (default 784-512-512-10)")
+    p.add_argument("--sparsity", type=float, default=0.9,
+                   help="build suite: magnitude-pruning sparsity of the sparse variant (0.9)")
+    p.add_argument("--bounds", choices=("symbolic", "lp"), default="symbolic",
+                   help="bounds of our MILPs (default symbolic)")
+    p.add_argument("--presets", default=None,
+                   help="presets suite: comma-separated preset names (default: all candidates)")
+    p.add_argument("--vnncomp", default=str(DEFAULT_VNNCOMP),
+                   help=f"VNN-COMP benchmark folder holding mnist_fc/ (default {DEFAULT_VNNCOMP})")
+    p.add_argument("--seed", type=int, default=0, help="random seed (networks, attacks, HiGHS)")
+    p.add_argument("--out", required=True, help="write the JSON record to this file")
+
+
+def run(args: argparse.Namespace) -> int:
+    from surrogate.bench.perf import PRESET_CANDIDATES, PerfConfig, run_perf
+
+    presets = tuple(PRESET_CANDIDATES)
+    if args.presets:
+        presets = tuple(t.strip() for t in args.presets.split(",") if t.strip())
+    cfg = PerfConfig(
+        time_limit_s=args.time_limit, limit=args.limit, repeats=args.repeats,
+        build_sizes=tuple(args.sizes), build_sparsity=args.sparsity, bounds=args.bounds,
+        seed=args.seed, vnncomp_dir=args.vnncomp, presets=presets, progress=stderr_progress,
+    )
+    suites = ("build", "mnist_fc", "digits", "maximize") if args.suite == "all" else (args.suite,)
+    if "mnist_fc" in suites and not (Path(args.vnncomp) / "mnist_fc").is_dir():
+        raise InputError(f"no mnist_fc/ folder under {args.vnncomp}: pass --vnncomp DIR")
+    record = run_perf(suites, cfg, argv=_command_line(args))
+    write_json(args.out, record)
+    _print_summary(record)
+    print(f"wrote {args.out}")
+    return 1 if record["bugs"] else 0
+
+
+def _command_line(args: argparse.Namespace) -> list[str]:
+    """The command that reproduces this run (every option spelled out)."""
+    cmd = ["surrogate", "perf", "--suite", args.suite]
+    if args.time_limit is not None:
+        cmd += ["--time-limit", f"{args.time_limit:g}"]
+    if args.limit is not None:
+        cmd += ["--limit", str(args.limit)]
+    cmd += ["--repeats", str(args.repeats), "--sizes", "-".join(map(str, args.sizes)),
+            "--sparsity", f"{args.sparsity:g}", "--bounds", args.bounds, "--seed", str(args.seed)]
+    if args.presets:
+        cmd += ["--presets", args.presets]
+    return [*cmd, "--vnncomp", args.vnncomp, "--out", args.out]
+
+
+def _print_summary(record: dict) -> None:
+    for t in record["targets"]:
+        value = t["value"]
+        shown = "-" if value is None else f"{value:.4g}"
+        mark = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
+        print(f"{t['suite']:9s} {t['meaning']}: {shown} (target {t['target']}) {mark}")
+    for b in record["bugs"]:
+        print(f"SOUNDNESS BUG: {b}")
