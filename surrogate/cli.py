@@ -45,9 +45,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _limit_blas_threads() -> None:
+    """One BLAS thread: our matrices are small and HiGHS uses the other core; oversubscribed
+    BLAS threads made small products 50x slower on 2-core machines."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return
+    threadpool_limits(1)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _limit_blas_threads()
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
