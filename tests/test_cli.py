@@ -1,0 +1,82 @@
+"""The `surrogate` command line: the compare report, JSON records, one-line errors (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from surrogate.cli import main
+
+
+def test_compare_prints_table_and_writes_json(tmp_path, capsys) -> None:
+    out = tmp_path / "runs.json"
+    rc = main([
+        "compare", "--model", "digits-2x32", "--norm", "linf", "--eps", "0.3", "--target", "any",
+        "--sparsities", "0.5", "--time-limit", "20", "--json", str(out),
+    ])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "variant" in text and "magnitude@0.5" in text and "dense" in text
+    runs = json.loads(out.read_text())["runs"]
+    assert [r["label"] for r in runs] == ["dense", "magnitude@0.5"]
+    dense = runs[0]
+    # eps 0.3 in L-inf is far beyond this model's robustness: the dense MILP finds a dense adversarial
+    assert dense["verdict"] == "sat"
+    from surrogate.data import load_digits
+    from surrogate.zoo import load_model
+
+    net = load_model("digits-2x32")
+    x0 = load_digits().x_test[0]
+    x = np.array(dense["counterexample_x"])
+    assert np.max(np.abs(x - x0)) <= 0.3 + 1e-9 and x.min() >= 0 and x.max() <= 1
+    assert int(np.argmax(net.forward(x))) != int(np.argmax(net.forward(x0)))
+    for r in runs:
+        assert r["size"]["binaries"] <= r["neurons"]["relus"]
+        assert r["total_s"] >= r["setup_s"]
+
+
+def test_compare_maximize_task(capsys) -> None:
+    rc = main(["compare", "--model", "digits-2x32", "--task", "maximize", "--output", "2",
+               "--sparsities", "0.8", "--time-limit", "3"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "best dense objective" in text
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "surrogate", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_errors_are_one_line_with_exit_2(tmp_path) -> None:
+    missing = run_cli("compare", "--model", str(tmp_path / "nope.onnx"))
+    assert missing.returncode == 2
+    assert "Traceback" not in missing.stderr
+    assert missing.stderr.strip().startswith("surrogate compare: error:")
+    assert "nope.onnx" in missing.stderr
+
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not an onnx model at all")
+    r = run_cli("compare", "--model", str(bad))
+    assert r.returncode == 2 and "is not a valid ONNX model" in r.stderr and "Traceback" not in r.stderr
+
+    r = run_cli("compare", "--eps", "-1")
+    assert r.returncode == 2 and "eps must be a finite number >= 0, got -1.0" in r.stderr
+
+    r = run_cli("compare", "--sparsities", "0.5,1.5")
+    assert r.returncode == 2 and "sparsities must lie in [0, 1), got 1.5" in r.stderr
+
+    r = run_cli("compare", "--image", "100000")
+    assert r.returncode == 2 and "--image must be in [0, 449), got 100000" in r.stderr
+
+    r = run_cli("compare", "--time-limit", "0")
+    assert r.returncode == 2 and "--time-limit must be > 0" in r.stderr
+
+
+def test_no_command_prints_help() -> None:
+    r = run_cli()
+    assert r.returncode == 2
+    assert "compare" in r.stdout
