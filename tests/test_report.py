@@ -1,0 +1,216 @@
+"""Reports from a results store: tables with hand-counted figures, diagonal shares, plots, CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from surrogate.bench.store import ResultStore
+from surrogate.bench.tasks import Task, config_label
+from surrogate.bench.worker import Outcome
+from surrogate.cli import main
+from surrogate.errors import ModelFileError
+from surrogate.report import load_campaign, pairs, sentinel_s, shares, summary_table, write_report
+from surrogate.report.data import median
+
+LIMIT = 10.0
+
+
+def _put(
+    store: ResultStore,
+    network: str,
+    instance: str,
+    method: str,
+    p: float,
+    record: dict[str, Any] | None,
+    *,
+    seed: int = 0,
+    campaign: str = "sweep",
+) -> None:
+    cfg = config_label(method, p)
+    task = Task(
+        f"{network}|{cfg}|{instance}|seed={seed}",
+        campaign,
+        network,
+        "dense" if p == 0 else method,
+        p,
+        instance,
+        seed,
+        LIMIT,
+        {},
+    )
+    if record is None:
+        out = Outcome(task.key, "error", "error", "SolverError: injected", {}, "a", "b", 0.1, "w")
+    else:
+        outcome = record.get("result") or record.get("verdict") or "incumbent"
+        out = Outcome(task.key, "ok", outcome, None, record, "a", "b", 0.1, "w")
+    store.put(task, out)
+
+
+def _verif(t: float | None, verdict: str | None = None, total: float = 3.0) -> dict[str, Any]:
+    return {
+        "kind": "verification",
+        "verdict": verdict or ("sat" if t is not None else "unknown"),
+        "time_to_first_success_s": t,
+        "total_s": total,
+        "time_limit_s": LIMIT,
+        "trace": [],
+    }
+
+
+@pytest.fixture
+def verification_dir(tmp_path: Path) -> Path:
+    """4 instances; dense solves 2 (1 s, 5 s), proves 1, misses 1; see the expected counts below."""
+    d = tmp_path / "verif"
+    with ResultStore(d / "results.sqlite") as s:
+        dense = [(1.0, None), (5.0, None), (None, None), (None, "unsat")]
+        p5 = [0.5, None, 2.0, None]
+        p8 = [0.2, 0.3, 20.0]  # the last one solved after the solver limit (setup on top)
+        for i, ((t, v), t5) in enumerate(zip(dense, p5, strict=True)):
+            inst = f"img={i}:eps=5"
+            _put(s, "net", inst, "dense", 0.0, _verif(t, v, total=2.0 + i))
+            _put(s, "net", inst, "magnitude", 0.5, _verif(t5, total=1.0 + i))
+            _put(s, "net", inst, "magnitude", 0.8, _verif(p8[i]) if i < 3 else None)
+    (d / "spec.json").write_text(json.dumps({"name": "synthetic", "kind": "sweep"}))
+    return d
+
+
+def test_pairs_and_diagonal_shares_by_hand(verification_dir: Path) -> None:
+    c = load_campaign(verification_dir)
+    assert sentinel_s(c) == 20.0  # a solved time beyond the limit moves the sentinel
+    prs = pairs(c)
+    assert sorted(prs) == [("magnitude", 0.5), ("magnitude", 0.8)]
+    # p=0.5: 0.5<1 pruned faster; 5<S dense faster; 2<S pruned faster; both unsolved: tie
+    sh = shares(prs[("magnitude", 0.5)], objective=False, sentinel=sentinel_s(c))
+    assert (sh.n, sh.pruned_better, sh.dense_better, sh.ties) == (4, 2, 1, 1)
+    # p=0.8 (one run errored, so 3 pairs): 0.2<1, 0.3<5, 20 == S (dense unsolved at S): tie
+    sh = shares(prs[("magnitude", 0.8)], objective=False, sentinel=sentinel_s(c))
+    assert (sh.n, sh.pruned_better, sh.dense_better, sh.ties) == (3, 2, 0, 1)
+
+
+def test_summary_table_counts(verification_dir: Path) -> None:
+    headers, rows = summary_table(load_campaign(verification_dir))
+    assert headers[:8] == [
+        "configuration",
+        "runs",
+        "errors",
+        "sat",
+        "unsat",
+        "unknown",
+        "solved (dense adversarial)",
+        "median time to solve (s)",
+    ]
+    assert rows == [
+        ["dense", "4", "0", "2", "1", "1", "2", "3.00", "3.50", "-"],
+        ["magnitude@0.5", "4", "0", "2", "0", "2", "2", "1.25", "2.50", "2/4"],
+        ["magnitude@0.8", "4", "1", "3", "0", "0", "3", "0.30", "3.00", "2/3"],
+    ]
+
+
+def test_report_files_markdown_and_csv(verification_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rep"
+    files = write_report(verification_dir, out)
+    md = files.markdown.read_text()
+    assert md.startswith("# Benchmark report: synthetic")
+    assert "| magnitude@0.8 | 4 | 1 | 3 | 0 | 0 | 3 | 0.30 | 3.00 | 2/3 |" in md
+    assert "| magnitude | 0.5 | 4 | 2 (50%) | 1 (25%) | 1 (25%) |" in md
+    assert "| net\\|magnitude@0.8\\|img=3:eps=5\\|seed=0 | SolverError: injected |" in md
+    assert sorted(f.name for f in files.figures) == ["cactus.png", "scatter-magnitude.png"]
+    for f in files.figures:
+        assert f"]({f.name})" in md
+        data = f.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    with files.csv.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 12
+    err = [r for r in rows if r["status"] == "error"]
+    assert [r["error"] for r in err] == ["SolverError: injected"]
+    solved = {r["key"]: r["record.time_to_first_success_s"] for r in rows}
+    assert solved["net|magnitude@0.5|img=2:eps=5|seed=0"] == "2.0"
+    assert solved["net|dense|img=2:eps=5|seed=0"] == ""
+
+
+def _maxrec(trace: list[tuple[float, float]], maximize: bool = True) -> dict[str, Any]:
+    best = (max if maximize else min)(v for _, v in trace)
+    return {
+        "kind": "maximization",
+        "verdict": None,
+        "maximize": maximize,
+        "best_dense_objective": best,
+        "total_s": LIMIT,
+        "time_limit_s": LIMIT,
+        "trace": [
+            {"time_s": t, "dense_objective": v, "surrogate_objective": v, "success": False}
+            for t, v in trace
+        ],
+    }
+
+
+def test_maximisation_report_best_known_and_anytime(tmp_path: Path) -> None:
+    d = tmp_path / "max"
+    with ResultStore(d / "results.sqlite") as s:
+        _put(s, "r1", "out=0", "dense", 0.0, _maxrec([(0.1, 0.5), (1.0, 1.0)]))
+        _put(s, "r1", "out=0", "mag", 0.5, _maxrec([(0.2, 1.5), (0.9, 1.2)]))
+        _put(s, "r2", "out=0", "dense", 0.0, _maxrec([(0.3, 2.0)]))
+        _put(s, "r2", "out=0", "mag", 0.5, _maxrec([(0.05, 1.0), (0.4, 2.0)]))
+    c = load_campaign(d)
+    assert c.kind == "maximization"
+    pruned = next(r for r in c.runs if r.network == "r1" and r.sparsity == 0.5)
+    assert pruned.anytime() == [(0.2, 1.5)]  # 1.2 later is no improvement
+    headers, rows = summary_table(c)
+    assert headers[3:] == [
+        "with incumbent",
+        "reached best known",
+        "median time to best known (s)",
+        "better than dense",
+        "worse than dense",
+    ]
+    assert rows == [
+        ["dense", "2", "0", "2", "1", "0.30", "-", "-"],
+        ["mag@0.5", "2", "0", "2", "2", "0.30", "1/2", "0/2"],
+    ]
+    files = write_report(d)
+    assert [f.name for f in files.figures] == ["cactus.png", "scatter-mag.png", "anytime.png"]
+    assert "| mag | 0.5 | 2 | 1 (50%) | 0 (0%) | 1 (50%) |" in files.markdown.read_text()
+
+
+def test_instances_report_counts_verdicts(tmp_path: Path) -> None:
+    d = tmp_path / "vnn"
+    with ResultStore(d / "results.sqlite") as s:
+        for i, (res, wall) in enumerate(
+            [("sat", 0.5), ("unsat", 2.0), ("timeout", 9.0), ("unsat", 4.0)]
+        ):
+            rec = {"result": res, "wall_s": wall, "method": "milp", "cases": 1, "details": {}}
+            _put(s, f"n{i}.onnx", "p.vnnlib", "dense", 0.0, rec, campaign="instances")
+    headers, rows = summary_table(load_campaign(d))
+    assert headers[3:6] == ["sat", "unsat", "timeout"]
+    # solved: 0.5, 2, 4 -> median 2; all runs: 0.5, 2, 4, 9 -> median 3
+    assert rows == [["dense", "4", "0", "1", "2", "1", "3", "2.00", "3.00", "-"]]
+
+
+def test_median_and_missing_store(tmp_path: Path) -> None:
+    assert median([3.0, 1.0, 2.0]) == 2.0 and median([4.0, 1.0]) == 2.5 and median([]) is None
+    with pytest.raises(ModelFileError, match="results folder .*nothing not found"):
+        load_campaign(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelFileError, match="no results store at"):
+        load_campaign(tmp_path / "empty")
+
+
+def test_cli_report_and_no_torch_or_pyomo(verification_dir: Path, capsys) -> None:
+    assert main(["bench", "report", str(verification_dir)]) == 0
+    assert f"wrote {verification_dir / 'report' / 'report.md'}" in capsys.readouterr().out
+    code = (
+        "import sys; from surrogate.report import write_report; "
+        f"write_report({str(verification_dir)!r}); "
+        "print(sorted(m for m in ('torch', 'pyomo', 'pyomo.environ', 'onnx') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
