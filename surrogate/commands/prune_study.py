@@ -1,0 +1,30 @@
+"""``surrogate prune-study``: accuracy and MILP size against sparsity for every pruning method."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from surrogate.commands._common import float_list, stderr_progress
+
+NAME = "prune-study"
+HELP = ("Accuracy and MILP size against sparsity for every pruning method on the shipped digits "
+        "models; writes a Markdown table, CSV and plots.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--models", nargs="+",
+                   default=["digits-2x32", "digits-2x64", "digits-4x32", "digits-4x64"])
+    p.add_argument("--methods", nargs="+", default=None, help="default: every lossy method")
+    p.add_argument("--sparsities", type=float_list, default=[0.3, 0.5, 0.8, 0.9, 0.95])
+    p.add_argument("--out", default="docs/pruning-study", help="output folder (default docs/pruning-study)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from surrogate.study import DEFAULT_METHODS, pruning_study, write_study
+
+    rows = pruning_study(args.models, methods=args.methods or DEFAULT_METHODS,
+                         sparsities=args.sparsities, progress=stderr_progress)
+    path = write_study(rows, Path(args.out))
+    print(f"wrote {path}")
+    return 0
