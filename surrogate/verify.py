@@ -7,8 +7,10 @@ Flow (the whole instance shares one wall-clock budget ``time_limit_s``, reading 
    (:func:`~surrogate.vnnlib.parser.read_vnnlib`, sizes checked against the network); one
    :class:`~surrogate.problems.verification.VerificationProblem` per case (input box);
 2. optionally prune the network once (``prune_method`` / ``sparsity``): the *surrogate*;
-3. a cheap PGD attack on the dense network for every case (:func:`~surrogate.problems.attack.
-   pgd_attack`): an attack point that passes the checks below settles ``sat`` at once;
+3. PGD attacks on the dense network (:func:`~surrogate.problems.attack.pgd_attack`), one unsafe
+   conjunction at a time, most nearly violated at the box centre first, in rounds with a new seed
+   each (at most :data:`ATTACK_ROUNDS` rounds and :data:`ATTACK_SHARE` of the time): an attack
+   point that passes the checks below settles ``sat`` at once;
 4. otherwise, case by case, a MILP (:func:`~surrogate.solve.run.run_milp`) warm-started from the
    attack's best point, with an equal share of the remaining time (time a case leaves unused
    goes to the cases after it). With a surrogate, the surrogate's MILP runs first; when it ends
@@ -58,6 +60,7 @@ from surrogate.solve.run import RunResult, run_milp
 from surrogate.vnnlib.parser import Case, read_vnnlib
 
 __all__ = [
+    "ATTACK_ROUNDS",
     "ATTACK_SHARE",
     "LP_BOUNDS_SHARE",
     "MIN_SOLVE_S",
@@ -74,8 +77,10 @@ ORT_TOL = 1e-6
 SURROGATE_SHARE = 0.5
 #: A MILP is not started with less solve time than this (seconds).
 MIN_SOLVE_S = 0.05
-#: Share of the instance's time the PGD attacks may use (checked between unsafe conjunctions).
-ATTACK_SHARE = 0.2
+#: Share of the instance's time spent on PGD rounds (checked between runs, at least one run).
+ATTACK_SHARE = 0.1
+#: At most this many PGD rounds (each a new seed) over all (case, conjunction) pairs.
+ATTACK_ROUNDS = 10
 #: Share of a run's time that ``bounds="lp"`` may spend tightening bounds.
 LP_BOUNDS_SHARE = 0.3
 
@@ -188,38 +193,47 @@ def _attack_order(problem: VerificationProblem, box: Box) -> list[int]:
     return sorted(range(len(problem.unsafe)), key=lambda i: problem.unsafe[i].violation(y))
 
 
-def _attack_case(
-    inst: _Instance, k: int, record: dict, attack_end: float
+def _attack_once(
+    inst: _Instance, k: int, i: int, seed: int, record: dict
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """PGD on case ``k``, one unsafe conjunction at a time (most promising first) until
-    ``attack_end``; returns the checked ``(x, y_ort)`` or None (best point kept in record)."""
+    """One PGD run on conjunction ``i`` of case ``k``; returns the checked ``(x, y_ort)`` or None.
+
+    ``record["attack"]`` accumulates the attempts, ``record["_best"]`` keeps the best dense point
+    (the MILP's warm start)."""
     t0 = time.perf_counter()
     problem = inst.problems[k]
-    best: tuple[float, np.ndarray] | None = None
-    tried, iterations, hit = 0, 0, None
-    for i in _attack_order(problem, inst.cases[k].box):
-        if tried and time.perf_counter() >= attack_end:
-            break
-        res = pgd_attack(replace(problem, unsafe=(problem.unsafe[i],)), seed=inst.seed)
-        tried, iterations = tried + 1, iterations + res.iterations
-        ok, xc, y_ort = check_counterexample(inst.onnx_path, inst.network, inst.cases[k], res.x)
-        objective = problem.objective_of_outputs(inst.network.forward(xc))
-        if best is None or objective < best[0]:
-            best = (objective, xc)
-        if ok:
-            hit = (xc, y_ort)
-            break
-    assert best is not None  # at least one conjunction is always tried
-    record["attack"] = {
-        "objective": best[0],
-        "confirmed": hit is not None,
-        "conjunctions_tried": tried,
-        "conjunctions": len(problem.unsafe),
-        "iterations": iterations,
-        "time_s": time.perf_counter() - t0,
-    }
-    record["_best"] = best
-    return hit
+    res = pgd_attack(replace(problem, unsafe=(problem.unsafe[i],)), seed=seed)
+    ok, xc, y_ort = check_counterexample(inst.onnx_path, inst.network, inst.cases[k], res.x)
+    objective = problem.objective_of_outputs(inst.network.forward(xc))
+    if "_best" not in record or objective < record["_best"][0]:
+        record["_best"] = (objective, xc)
+    info = record.setdefault("attack", {"runs": 0, "iterations": 0, "time_s": 0.0})
+    info["runs"] += 1
+    info["iterations"] += int(res.iterations)
+    info["time_s"] += time.perf_counter() - t0
+    info["objective"] = record["_best"][0]
+    info["confirmed"] = bool(ok)
+    return (xc, y_ort) if ok else None
+
+
+def _attack_all(
+    inst: _Instance, records: list[dict], attack_end: float
+) -> tuple[int, np.ndarray, np.ndarray] | None:
+    """Up to :data:`ATTACK_ROUNDS` PGD rounds over every (case, conjunction) pair, most promising
+    conjunction first, a new seed each round, until ``attack_end`` (at least one run); returns
+    ``(case, x, y_ort)`` of the first checked counterexample."""
+    pairs = [(k, i) for k, problem in enumerate(inst.problems)
+             for i in _attack_order(problem, inst.cases[k].box)]
+    runs = 0
+    for rnd in range(ATTACK_ROUNDS):
+        for k, i in pairs:
+            if runs and time.perf_counter() >= attack_end:
+                return None
+            runs += 1
+            hit = _attack_once(inst, k, i, inst.seed + rnd, records[k])
+            if hit is not None:
+                return (k, *hit)
+    return None
 
 
 def _bounds_for(inst: _Instance, net: Network, k: int, budget_s: float) -> tuple[Bounds, dict]:
@@ -370,12 +384,12 @@ def _verify(
         surrogate = _prune(inst, method_name, sparsity, details)
     if attack:
         attack_end = time.perf_counter() + ATTACK_SHARE * inst.remaining()
-        for k in range(n):
-            hit = _attack_case(inst, k, details["per_case"][k], attack_end)
-            if hit is not None:
-                details["per_case"][k]["verdict"] = "sat"
-                inst.say(f"case {k + 1}: PGD counterexample, confirmed by onnxruntime")
-                return answer("sat", "attack", *hit)
+        found = _attack_all(inst, details["per_case"], attack_end)
+        if found is not None:
+            k, xc, y_ort = found
+            details["per_case"][k]["verdict"] = "sat"
+            inst.say(f"case {k + 1}: PGD counterexample, confirmed by onnxruntime")
+            return answer("sat", "attack", xc, y_ort)
     proved = 0
     for k in range(n):
         remaining = inst.remaining()
