@@ -136,6 +136,7 @@ class PerfConfig:
     seed: int = 0
     vnncomp_dir: str = ""
     presets: tuple[str, ...] = tuple(PRESET_CANDIDATES)
+    blas_threads: int | None = None  # None: leave numpy's BLAS threading as the process has it
     progress: Progress | None = None
 
     def __post_init__(self) -> None:
@@ -156,6 +157,8 @@ class PerfConfig:
             raise InputError(f"build sparsity must lie in (0, 1), got {self.build_sparsity}")
         if self.bounds not in ("symbolic", "lp"):
             raise InputError(f"bounds must be 'symbolic' or 'lp', got {self.bounds!r}")
+        if self.blas_threads is not None and self.blas_threads < 1:
+            raise InputError(f"blas_threads must be >= 1, got {self.blas_threads}")
         unknown = [p for p in self.presets if p not in PRESET_CANDIDATES]
         if unknown:
             raise InputError(
@@ -199,7 +202,30 @@ def machine_info() -> dict[str, Any]:
         "blas_threads_env": {
             k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
         },
+        "threadpools": _threadpools(),
     }
+
+
+def _threadpools() -> list[dict[str, Any]]:
+    """numpy's BLAS (and OpenMP) thread pools as threadpoolctl sees them now."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return []
+    return [{"api": i.get("internal_api"), "threads": i.get("num_threads")}
+            for i in threadpool_info()]
+
+
+@contextmanager
+def _blas_limit(threads: int | None) -> Iterator[None]:
+    """Limit BLAS/OpenMP threads to ``threads`` for the block (no change for None)."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=int(threads)):
+        yield
 
 
 def fresh_highs_scheduler() -> None:
@@ -992,18 +1018,20 @@ def run_perf(suites: Sequence[str], cfg: PerfConfig, argv: Sequence[str] = ()) -
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     t0 = time.perf_counter()
     results: dict[str, Any] = {}
-    for s in suites:
-        cfg.say(f"== suite {s}")
-        ts = time.perf_counter()
-        results[s] = _SUITE_FUNCS[s](cfg)
-        results[s]["suite_wall_s"] = time.perf_counter() - ts
+    with _blas_limit(cfg.blas_threads):
+        machine = machine_info()
+        for s in suites:
+            cfg.say(f"== suite {s}")
+            ts = time.perf_counter()
+            results[s] = _SUITE_FUNCS[s](cfg)
+            results[s]["suite_wall_s"] = time.perf_counter() - ts
     bugs = [b for r in results.values() for b in r.get("bugs", [])]
     cfg_json = {k: v for k, v in asdict(cfg).items() if k != "progress"}
     return {
         "command": " ".join(argv) if argv else None,
         "started": started,
         "wall_s": time.perf_counter() - t0,
-        "machine": machine_info(),
+        "machine": machine,
         "config": cfg_json,
         "suites": results,
         "targets": _check_targets(results),

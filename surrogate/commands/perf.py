@@ -49,6 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="presets suite: comma-separated preset names (default: all candidates)")
     p.add_argument("--vnncomp", default=str(DEFAULT_VNNCOMP),
                    help=f"VNN-COMP benchmark folder holding mnist_fc/ (default {DEFAULT_VNNCOMP})")
+    p.add_argument("--blas-threads", type=int, default=None,
+                   help="limit numpy's BLAS threads for the run (default: leave as is)")
     p.add_argument("--seed", type=int, default=0, help="random seed (networks, attacks, HiGHS)")
     p.add_argument("--out", required=True, help="write the JSON record to this file")
 
@@ -62,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = PerfConfig(
         time_limit_s=args.time_limit, limit=args.limit, repeats=args.repeats,
         build_sizes=tuple(args.sizes), build_sparsity=args.sparsity, bounds=args.bounds,
-        seed=args.seed, vnncomp_dir=args.vnncomp, presets=presets, progress=stderr_progress,
+        seed=args.seed, vnncomp_dir=args.vnncomp, presets=presets,
+        blas_threads=args.blas_threads, progress=stderr_progress,
     )
     suites = ("build", "mnist_fc", "digits", "maximize") if args.suite == "all" else (args.suite,)
     if "mnist_fc" in suites and not (Path(args.vnncomp) / "mnist_fc").is_dir():
@@ -85,6 +88,8 @@ def _command_line(args: argparse.Namespace) -> list[str]:
             "--sparsity", f"{args.sparsity:g}", "--bounds", args.bounds, "--seed", str(args.seed)]
     if args.presets:
         cmd += ["--presets", args.presets]
+    if args.blas_threads is not None:
+        cmd += ["--blas-threads", str(args.blas_threads)]
     return [*cmd, "--vnncomp", args.vnncomp, "--out", args.out]
 
 
