@@ -31,7 +31,7 @@ def compare(
     sparsities: Sequence[float] = (0.3, 0.5, 0.8, 0.9),
     time_limit_s: float = 30.0,
     bounds: str = "symbolic",
-    warm_start: np.ndarray | None = None,
+    warm_start: np.ndarray | str | None = "auto",
     prune_options: dict[str, Any] | None = None,
     stop_on_success: bool = True,
     seed: int = 0,

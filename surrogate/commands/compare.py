@@ -89,9 +89,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"problem: {problem.describe()} over [0, 1]^{net.n_inputs}")
     print(f"pruning: {args.method} at {', '.join(f'{p:g}' for p in args.sparsities)}; "
           f"solver limit {args.time_limit:g} s per run; bounds {args.bounds}")
-    ws = None
-    if not args.no_warm_start:
-        ws = problem.x0 if getattr(problem, "x0", None) is not None else problem.input_set.center()
+    ws = None if args.no_warm_start else "auto"
     results = compare(
         problem,
         method=args.method,

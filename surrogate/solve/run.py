@@ -24,8 +24,10 @@ from surrogate.encode.inputs import add_input_set
 from surrogate.encode.matrix import MatrixBuilder
 from surrogate.encode.network import encode_network
 from surrogate.encode.pyomo_block import network_bounds
+from surrogate.errors import InputError
 from surrogate.network.spec import Network
 from surrogate.problems.base import Problem
+from surrogate.sets import L1Ball
 from surrogate.solve.highs import solve_matrix
 
 __all__ = ["PROOF_MARGIN", "RunResult", "TraceEntry", "run_milp"]
@@ -84,6 +86,15 @@ class RunResult:
         return d
 
 
+def default_point(problem: Problem) -> np.ndarray:
+    """The problem's ``x0`` if it has one, else the centre of its input set (a feasible point)."""
+    x0 = getattr(problem, "x0", None)
+    if x0 is not None:
+        return np.asarray(x0, dtype=np.float64)
+    s = problem.input_set
+    return np.asarray(s.center, dtype=np.float64) if isinstance(s, L1Ball) else s.center()
+
+
 def _into_set(problem: Problem, x: np.ndarray) -> np.ndarray:
     """Solver values may sit a hair outside the set (feasibility tolerance): bring them in."""
     return problem.input_set.project(x)
@@ -98,7 +109,7 @@ def run_milp(
     prune_s: float = 0.0,
     time_limit_s: float = 60.0,
     bounds: Any = "symbolic",
-    warm_start: np.ndarray | None = None,
+    warm_start: np.ndarray | str | None = "auto",
     stop_on_success: bool = True,
     stop_on_proof: bool = True,
     confirm: Callable[[np.ndarray], bool] | None = None,
@@ -106,7 +117,11 @@ def run_milp(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Build and solve ``problem`` with ``surrogate`` (default: the dense network itself)."""
+    """Build and solve ``problem`` with ``surrogate`` (default: the dense network itself).
+
+    ``warm_start``: an input point, ``"auto"`` (the problem's ``x0`` if it has one, else the centre
+    of the input set: every point of the set is feasible, so no run ends without an incumbent), or
+    ``None`` for a cold start."""
     t_run = time.perf_counter() - prune_s
     dense = problem.network
     net = surrogate if surrogate is not None else dense
@@ -129,6 +144,10 @@ def run_milp(
     build_s = time.perf_counter() - t0
 
     ws = None
+    if isinstance(warm_start, str):
+        if warm_start != "auto":
+            raise InputError(f"warm_start must be an input point, 'auto' or None, got {warm_start!r}")
+        warm_start = default_point(problem)
     if warm_start is not None:
         x_ws = _into_set(problem, np.asarray(warm_start, dtype=np.float64))
         ws = np.zeros(model.n_cols)
