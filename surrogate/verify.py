@@ -8,9 +8,10 @@ Flow (the whole instance shares one wall-clock budget ``time_limit_s``, reading 
    :class:`~surrogate.problems.verification.VerificationProblem` per case (input box);
 2. optionally prune the network once (``prune_method`` / ``sparsity``): the *surrogate*;
 3. PGD attacks on the dense network (:func:`~surrogate.problems.attack.pgd_attack`), one unsafe
-   conjunction at a time, most nearly violated at the box centre first, in rounds with a new seed
-   each (at most :data:`ATTACK_ROUNDS` rounds and :data:`ATTACK_SHARE` of the time): an attack
-   point that passes the checks below settles ``sat`` at once;
+   conjunction at a time, most nearly violated at the box centre first: one whole round, then
+   more rounds with new seeds (at most :data:`ATTACK_ROUNDS`) while the attack has used less than
+   :data:`ATTACK_SHARE` of the time. An attack point that passes the checks below settles ``sat``
+   at once;
 4. otherwise, case by case, a MILP (:func:`~surrogate.solve.run.run_milp`) warm-started from the
    attack's best point, with an equal share of the remaining time (time a case leaves unused
    goes to the cases after it). With a surrogate, the surrogate's MILP runs first; when it ends
@@ -77,8 +78,8 @@ ORT_TOL = 1e-6
 SURROGATE_SHARE = 0.5
 #: A MILP is not started with less solve time than this (seconds).
 MIN_SOLVE_S = 0.05
-#: Share of the instance's time spent on PGD rounds (checked between runs, at least one run).
-ATTACK_SHARE = 0.1
+#: Share of the instance's time after which no new PGD round starts (the first one always runs).
+ATTACK_SHARE = 0.03
 #: At most this many PGD rounds (each a new seed) over all (case, conjunction) pairs.
 ATTACK_ROUNDS = 10
 #: Share of a run's time that ``bounds="lp"`` may spend tightening bounds.
@@ -219,17 +220,17 @@ def _attack_once(
 def _attack_all(
     inst: _Instance, records: list[dict], attack_end: float
 ) -> tuple[int, np.ndarray, np.ndarray] | None:
-    """Up to :data:`ATTACK_ROUNDS` PGD rounds over every (case, conjunction) pair, most promising
-    conjunction first, a new seed each round, until ``attack_end`` (at least one run); returns
-    ``(case, x, y_ort)`` of the first checked counterexample."""
+    """PGD rounds over every (case, conjunction) pair, most promising conjunction first, a new
+    seed each round: the first round whole (within the instance's time), more rounds (up to
+    :data:`ATTACK_ROUNDS`) until ``attack_end``. Returns ``(case, x, y_ort)`` of the first checked
+    counterexample, or None."""
     pairs = [(k, i) for k, problem in enumerate(inst.problems)
              for i in _attack_order(problem, inst.cases[k].box)]
-    runs = 0
     for rnd in range(ATTACK_ROUNDS):
         for k, i in pairs:
-            if runs and time.perf_counter() >= attack_end:
+            end = inst.deadline if rnd == 0 else attack_end
+            if time.perf_counter() >= end:
                 return None
-            runs += 1
             hit = _attack_once(inst, k, i, inst.seed + rnd, records[k])
             if hit is not None:
                 return (k, *hit)

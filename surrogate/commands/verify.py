@@ -1,0 +1,81 @@
+"""``surrogate verify NET.onnx PROP.vnnlib``: a checked ``sat`` / ``unsat`` / ``timeout`` verdict.
+
+The first line of stdout is exactly the verdict (as VNN-COMP tools print it), then human lines;
+``--json`` prints one JSON object instead. Progress goes to stderr. Exit 0 for any of the three
+answers; a library error (missing file, sizes that do not match, bad option) exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from surrogate.commands._common import stderr_progress
+
+NAME = "verify"
+HELP = (
+    "Verify one VNN-LIB property on an ONNX network: prints sat (with a counterexample checked "
+    "by onnxruntime), unsat (proved by the dense MILP) or timeout."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("onnx", metavar="NET.onnx", help="the network (ONNX)")
+    p.add_argument("vnnlib", metavar="PROP.vnnlib", help="the property (VNN-LIB: the unsafe set)")
+    p.add_argument("--time-limit", type=float, default=60.0, metavar="S",
+                   help="wall-clock seconds for the whole instance (default 60)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (result, wall_s, method, counterexample, details)")
+    p.add_argument("--counterexample", metavar="FILE",
+                   help="on sat, write the counterexample in the VNN-COMP format to FILE")
+    p.add_argument("--prune", metavar="METHOD", default=None,
+                   help="search a pruned surrogate's MILP first (see `surrogate prune --list`)")
+    p.add_argument("--sparsity", type=float, default=0.0, metavar="P",
+                   help="target sparsity of the surrogate, in (0, 1) (alone: magnitude pruning)")
+    p.add_argument("--no-fallback", action="store_true",
+                   help="with --prune: do not run the dense MILP after the surrogate (the answer "
+                   "is then sat or timeout, never unsat)")
+    p.add_argument("--no-attack", action="store_true", help="skip the PGD attack")
+    p.add_argument("--bounds", choices=("interval", "symbolic", "lp"), default="symbolic",
+                   help="bound method for the big-M constants (default symbolic)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the attack and the solver")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def _summary(x: tuple[float, ...], y: tuple[float, ...]) -> list[str]:
+    def head(v: tuple[float, ...]) -> str:
+        shown = ", ".join(f"{a:.6g}" for a in v[:6])
+        return f"[{shown}{', ...' if len(v) > 6 else ''}]"
+
+    return [f"counterexample x ({len(x)} values): {head(x)}",
+            f"onnxruntime y ({len(y)} values): {head(y)}"]
+
+
+def run(args: argparse.Namespace) -> int:
+    from surrogate.verify import verify_instance
+    from surrogate.vnnlib.counterexample import write_counterexample
+
+    res = verify_instance(
+        args.onnx, args.vnnlib, time_limit_s=args.time_limit, prune_method=args.prune,
+        sparsity=args.sparsity, attack=not args.no_attack, bounds=args.bounds, seed=args.seed,
+        progress=None if args.quiet else stderr_progress, fallback_dense=not args.no_fallback,
+    )
+    x, y = res.counterexample_x, res.counterexample_y
+    if args.counterexample and x is not None and y is not None:
+        write_counterexample(args.counterexample, x, y)
+    if args.json:
+        payload = res.to_dict()
+        payload.pop("counterexample_x")
+        payload.pop("counterexample_y")
+        payload["counterexample"] = None if x is None else {"x": list(x), "y": list(y or ())}
+        print(json.dumps(payload))
+        return 0
+    print(res.result)
+    print(f"wall time {res.wall_s:.2f} s (limit {args.time_limit:g} s), method {res.method}, "
+          f"{res.cases} case{'s' if res.cases != 1 else ''}")
+    if x is not None and y is not None:
+        for line in _summary(x, y):
+            print(line)
+        if args.counterexample:
+            print(f"counterexample written to {args.counterexample}")
+    return 0

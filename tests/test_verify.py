@@ -1,0 +1,340 @@
+"""``verify_instance`` and ``surrogate verify`` on real VNN-COMP instances.
+
+Known answers (``KNOWN``) are the VNN-COMP 2022 verdicts (alpha-beta-CROWN's ``results.csv`` for
+``mnist_fc`` and ``rl_benchmarks`` in the competition's published results repository); the
+``test/`` folder's answers are derived in the tests themselves (file names ``test_sat`` /
+``test_unsat``, and independent arguments for ``test_nano``, ``test_tiny`` and ``test_small``).
+Every ``sat`` is re-checked here with onnxruntime against the property.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from surrogate.cli import main
+from surrogate.errors import InputError, ModelFileError
+from surrogate.network.onnx_io import onnxruntime_forward, read_onnx
+from surrogate.problems.vnnlib_problem import problems_from_property
+from surrogate.verify import VerifyResult, check_counterexample, verify_instance
+from surrogate.vnnlib import read_counterexample, read_vnnlib
+
+MNIST_NET = "mnist_fc/onnx/mnist-net_256x2.onnx"
+CARTPOLE = "rl_benchmarks/onnx/cartpole.onnx"
+
+# (network, property) -> VNN-COMP 2022 verdict
+KNOWN = {
+    (MNIST_NET, "mnist_fc/vnnlib_2022/prop_0_0.03.vnnlib"): "unsat",
+    (MNIST_NET, "mnist_fc/vnnlib_2022/prop_1_0.03.vnnlib"): "sat",
+    (MNIST_NET, "mnist_fc/vnnlib_2022/prop_2_0.03.vnnlib"): "sat",
+    (CARTPOLE, "rl_benchmarks/vnnlib/cartpole_case_unsafe_0.vnnlib"): "unsat",
+    (CARTPOLE, "rl_benchmarks/vnnlib/cartpole_case_safe_9.vnnlib"): "unsat",
+    (CARTPOLE, "rl_benchmarks/vnnlib/cartpole_case_unsafe_29.vnnlib"): "sat",
+}
+
+
+def assert_checked_sat(res: VerifyResult, onnx: Path, vnnlib: Path) -> None:
+    """The counterexample is in a box of the property (tolerance 0), its y is onnxruntime's own
+    output, and that output lies in the unsafe set."""
+    assert res.result == "sat"
+    assert res.counterexample_x is not None and res.counterexample_y is not None
+    x = np.array(res.counterexample_x)
+    y_ort = onnxruntime_forward(onnx, x)
+    np.testing.assert_array_equal(np.array(res.counterexample_y), y_ort)
+    prop = read_vnnlib(vnnlib)
+    assert prop.cases_containing(x, tol=0.0), "the counterexample lies outside every input box"
+    assert prop.is_counterexample(x, y_ort, tol=1e-6)
+
+
+# ------------------------------------------------------------------ problems_from_property
+def test_acas_prop6_gives_one_problem_per_input_box(vnncomp: Path) -> None:
+    net = read_onnx(vnncomp / "acasxu/onnx/ACASXU_run2a_1_1_batch_2000.onnx")
+    prop = read_vnnlib(vnncomp / "acasxu/vnnlib/prop_6.vnnlib")
+    problems = problems_from_property(net, prop)
+    assert len(prop.cases) == 2 and len(problems) == 2
+    for case, problem in zip(prop.cases, problems, strict=True):
+        np.testing.assert_array_equal(problem.input_set.lower, case.box.lower)
+        np.testing.assert_array_equal(problem.input_set.upper, case.box.upper)
+        assert problem.judge == "unsafe"
+        assert len(problem.unsafe) == len(case.unsafe)
+        for conj, out in zip(problem.unsafe, case.unsafe, strict=True):
+            np.testing.assert_array_equal(conj.C, out.C)
+            np.testing.assert_array_equal(conj.d, out.d)
+
+
+def test_problems_from_property_rejects_a_property_of_another_size(vnncomp: Path) -> None:
+    net = read_onnx(vnncomp / "test/test_nano.onnx")
+    prop = read_vnnlib(vnncomp / "test/test_prop.vnnlib")
+    with pytest.raises(InputError, match="declares 5 inputs and 5 outputs, the network takes 1"):
+        problems_from_property(net, prop)
+
+
+def test_an_output_free_case_makes_every_box_point_a_counterexample(
+    vnncomp: Path, tmp_path: Path
+) -> None:
+    prop_file = tmp_path / "always.vnnlib"
+    prop_file.write_text(
+        "(declare-const X_0 Real)\n(declare-const Y_0 Real)\n"
+        "(assert (>= X_0 -1))\n(assert (<= X_0 1))\n"
+    )
+    onnx = vnncomp / "test/test_nano.onnx"
+    (problem,) = problems_from_property(read_onnx(onnx), read_vnnlib(prop_file))
+    np.testing.assert_array_equal(problem.unsafe[0].C, np.zeros((1, 1)))
+    res = verify_instance(onnx, prop_file, time_limit_s=10)
+    assert_checked_sat(res, onnx, prop_file)
+
+
+# ------------------------------------------------------------------ the test/ folder
+def _lipschitz_upper_bound(onnx: Path, lo: float, hi: float, n: int = 20001) -> float:
+    """A rigorous upper bound of a 1-input network's output on [lo, hi]: the maximum on a grid
+    plus (Lipschitz constant) x (half the grid step); ReLU is 1-Lipschitz."""
+    net = read_onnx(onnx)
+    assert net.n_inputs == 1 and net.n_outputs == 1
+    grid = np.linspace(lo, hi, n)
+    lipschitz = float(np.prod([np.linalg.norm(layer.weight, 2) for layer in net.layers]))
+    return float(net.forward(grid[:, None]).max()) + lipschitz * (hi - lo) / (n - 1) / 2
+
+
+def test_test_folder_nano_is_unsat_because_its_output_is_a_relu(vnncomp: Path) -> None:
+    onnx, vnnlib = vnncomp / "test/test_nano.onnx", vnncomp / "test/test_nano.vnnlib"
+    # unsafe: Y_0 <= -1; the output layer is a ReLU, so Y_0 >= 0 everywhere
+    assert read_onnx(onnx).layers[-1].activation == "relu"
+    res = verify_instance(onnx, vnnlib, time_limit_s=30)
+    assert (res.result, res.method, res.cases) == ("unsat", "milp", 1)
+    assert res.counterexample_x is None
+
+
+@pytest.mark.parametrize("name", ["tiny", "small"])
+def test_test_folder_tiny_and_small_are_unsat(vnncomp: Path, name: str) -> None:
+    onnx, vnnlib = vnncomp / f"test/test_{name}.onnx", vnncomp / f"test/test_{name}.vnnlib"
+    # unsafe: Y_0 >= 100 for X_0 in [-1, 1]
+    assert _lipschitz_upper_bound(onnx, -1.0, 1.0) < 100.0
+    res = verify_instance(onnx, vnnlib, time_limit_s=30)
+    assert res.result == "unsat"
+
+
+def test_test_folder_sat_and_unsat(vnncomp: Path) -> None:
+    prop = vnncomp / "test/test_prop.vnnlib"
+    sat = verify_instance(vnncomp / "test/test_sat.onnx", prop, time_limit_s=30)
+    assert_checked_sat(sat, vnncomp / "test/test_sat.onnx", prop)
+    unsat = verify_instance(vnncomp / "test/test_unsat.onnx", prop, time_limit_s=30)
+    assert unsat.result == "unsat"
+    runs = unsat.details["per_case"][0]["runs"]
+    assert [r["label"] for r in runs] == ["dense"] and runs[0]["verdict"] == "unsat"
+
+
+def _split_property(vnncomp: Path, tmp_path: Path) -> Path:
+    """test_prop.vnnlib with its box cut in two along X_3: the same unsafe set as two cases."""
+    case = read_vnnlib(vnncomp / "test/test_prop.vnnlib").cases[0]
+    lo, hi = case.box.lower.tolist(), case.box.upper.tolist()
+    mid = (lo[3] + hi[3]) / 2
+
+    def box(lo3: float, hi3: float) -> str:
+        atoms = [f"(>= X_{i} {lo[i]!r}) (<= X_{i} {hi[i]!r})" for i in range(5) if i != 3]
+        return f"(and {' '.join(atoms)} (>= X_3 {lo3!r}) (<= X_3 {hi3!r}))"
+
+    text = "".join(f"(declare-const X_{i} Real)\n" for i in range(5))
+    text += "".join(f"(declare-const Y_{j} Real)\n" for j in range(5))
+    text += f"(assert (or {box(lo[3], mid)} {box(mid, hi[3])}))\n"
+    text += "".join(f"(assert (<= Y_0 Y_{j}))\n" for j in range(1, 5))
+    path = tmp_path / "split.vnnlib"
+    path.write_text(text)
+    return path
+
+
+def test_a_property_with_two_input_boxes_needs_every_case_proved(
+    vnncomp: Path, tmp_path: Path
+) -> None:
+    prop = _split_property(vnncomp, tmp_path)
+    unsat = verify_instance(vnncomp / "test/test_unsat.onnx", prop, time_limit_s=30)
+    assert (unsat.result, unsat.cases) == ("unsat", 2)
+    assert [c["verdict"] for c in unsat.details["per_case"]] == ["unsat", "unsat"]
+    sat = verify_instance(vnncomp / "test/test_sat.onnx", prop, time_limit_s=30, attack=False)
+    assert sat.method == "milp"
+    assert_checked_sat(sat, vnncomp / "test/test_sat.onnx", prop)
+
+
+# ------------------------------------------------------------------ known VNN-COMP answers
+@pytest.mark.parametrize(("net", "prop"), sorted(KNOWN), ids=lambda p: Path(p).stem)
+def test_known_vnncomp_answers(vnncomp: Path, net: str, prop: str) -> None:
+    res = verify_instance(vnncomp / net, vnncomp / prop, time_limit_s=60)
+    assert res.result == KNOWN[(net, prop)]
+    if res.result == "sat":
+        assert_checked_sat(res, vnncomp / net, vnncomp / prop)
+    else:
+        assert res.method == "milp"
+        assert all(c["verdict"] == "unsat" for c in res.details["per_case"])
+
+
+def test_milp_finds_the_counterexample_without_the_attack(vnncomp: Path) -> None:
+    net, prop = vnncomp / MNIST_NET, vnncomp / "mnist_fc/vnnlib_2022/prop_2_0.03.vnnlib"
+    res = verify_instance(net, prop, time_limit_s=60, attack=False)
+    assert res.method == "milp"
+    assert_checked_sat(res, net, prop)
+    run = res.details["per_case"][0]["runs"][0]
+    assert run["verdict"] == "sat" and "trace" not in run
+    assert run["bounds"]["method"] == "symbolic"
+
+
+def test_a_hard_unsat_instance_times_out_within_the_limit(vnncomp: Path) -> None:
+    # prop_6_0.03 is unsat (VNN-COMP 2022) but takes the dense MILP tens of seconds
+    net, prop = vnncomp / MNIST_NET, vnncomp / "mnist_fc/vnnlib_2022/prop_6_0.03.vnnlib"
+    res = verify_instance(net, prop, time_limit_s=3.0)
+    assert (res.result, res.method) == ("timeout", "none")
+    assert res.counterexample_x is None and res.counterexample_y is None
+    assert 2.9 <= res.wall_s <= 4.5
+
+
+# ------------------------------------------------------------------ surrogate runs
+@pytest.mark.parametrize(
+    ("net", "prop"),
+    [
+        ("test/test_unsat.onnx", "test/test_prop.vnnlib"),
+        (CARTPOLE, "rl_benchmarks/vnnlib/cartpole_case_unsafe_0.vnnlib"),
+        (MNIST_NET, "mnist_fc/vnnlib_2022/prop_0_0.03.vnnlib"),
+    ],
+    ids=["test_unsat", "cartpole_0", "mnist_prop_0"],
+)
+def test_a_surrogate_never_answers_unsat(vnncomp: Path, net: str, prop: str) -> None:
+    res = verify_instance(
+        vnncomp / net, vnncomp / prop, time_limit_s=3, prune_method="magnitude", sparsity=0.5,
+        fallback_dense=False,
+    )
+    assert res.result in ("sat", "timeout")
+    if res.result == "sat":
+        assert_checked_sat(res, vnncomp / net, vnncomp / prop)
+    labels = [r["label"] for c in res.details["per_case"] for r in c.get("runs", [])]
+    assert set(labels) <= {"surrogate"}
+    assert res.details["prune"]["method"] == "magnitude"
+
+
+def test_the_dense_fallback_proves_what_the_surrogate_cannot(vnncomp: Path) -> None:
+    res = verify_instance(
+        vnncomp / "test/test_unsat.onnx", vnncomp / "test/test_prop.vnnlib", time_limit_s=8,
+        prune_method="magnitude", sparsity=0.5,
+    )
+    assert (res.result, res.method) == ("unsat", "milp")
+    runs = res.details["per_case"][0]["runs"]
+    assert [r["label"] for r in runs] == ["surrogate", "dense"]
+    assert runs[0]["verdict"] != "unsat" and runs[0]["sparsity"] == 0.5
+
+
+def test_a_surrogate_counterexample_is_checked_on_the_dense_network(vnncomp: Path) -> None:
+    net, prop = vnncomp / "test/test_sat.onnx", vnncomp / "test/test_prop.vnnlib"
+    res = verify_instance(net, prop, time_limit_s=30, sparsity=0.3, attack=False)
+    assert res.details["prune"]["method"] == "magnitude"  # sparsity alone means magnitude
+    assert res.method in ("milp-surrogate", "milp")
+    assert_checked_sat(res, net, prop)
+
+
+# ------------------------------------------------------------------ checks and errors
+def test_check_counterexample_clips_into_the_box_and_uses_onnxruntime(vnncomp: Path) -> None:
+    onnx = vnncomp / "test/test_sat.onnx"
+    net = read_onnx(onnx)
+    case = read_vnnlib(vnncomp / "test/test_prop.vnnlib").cases[0]
+    res = verify_instance(onnx, vnncomp / "test/test_prop.vnnlib", time_limit_s=30)
+    x = np.array(res.counterexample_x)
+    outside = x + np.where(x >= case.box.upper, 1.0, 0.0)  # pushed out where x sits on the top
+    ok, xc, y = check_counterexample(onnx, net, case, outside)
+    assert case.box.contains(xc, tol=0.0)
+    np.testing.assert_array_equal(y, onnxruntime_forward(onnx, xc))
+    assert ok == case.output_unsafe(y, tol=1e-6) == case.output_unsafe(net.forward(xc))
+    ok_centre, _, y_centre = check_counterexample(onnx, net, case, case.box.center())
+    assert ok_centre is case.output_unsafe(y_centre, tol=1e-6)
+
+
+def test_errors_name_what_is_wrong(vnncomp: Path, tmp_path: Path) -> None:
+    nano, prop = vnncomp / "test/test_nano.onnx", vnncomp / "test/test_nano.vnnlib"
+    with pytest.raises(ModelFileError, match="ONNX file not found"):
+        verify_instance(tmp_path / "missing.onnx", prop)
+    with pytest.raises(ModelFileError, match="VNN-LIB file not found"):
+        verify_instance(nano, tmp_path / "missing.vnnlib")
+    with pytest.raises(InputError, match="declares 5 inputs"):
+        verify_instance(nano, vnncomp / "test/test_prop.vnnlib")
+    with pytest.raises(InputError, match="time_limit_s must be a finite number of seconds > 0"):
+        verify_instance(nano, prop, time_limit_s=0)
+    with pytest.raises(InputError, match="sparsity must be a number in \\[0, 1\\), got 1.5"):
+        verify_instance(nano, prop, sparsity=1.5)
+    with pytest.raises(InputError, match="'magnitude' was given with sparsity 0"):
+        verify_instance(nano, prop, prune_method="magnitude")
+    with pytest.raises(InputError, match="unknown bounds method 'exact'"):
+        verify_instance(nano, prop, bounds="exact")
+    with pytest.raises(InputError, match="unknown pruning method 'nope'"):
+        verify_instance(nano, prop, prune_method="nope", sparsity=0.5)
+
+
+def test_to_dict_is_plain_json(vnncomp: Path) -> None:
+    res = verify_instance(vnncomp / "test/test_sat.onnx", vnncomp / "test/test_prop.vnnlib")
+    d = json.loads(json.dumps(res.to_dict()))
+    assert d["result"] == "sat" and d["counterexample_x"] == list(res.counterexample_x or ())
+    assert d["details"]["per_case"][0]["attack"]["confirmed"] is True
+    assert "_best" not in d["details"]["per_case"][0]
+
+
+# ------------------------------------------------------------------ CLI
+def test_cli_sat_prints_the_verdict_first_and_writes_the_counterexample(
+    vnncomp: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    onnx, prop = vnncomp / "test/test_sat.onnx", vnncomp / "test/test_prop.vnnlib"
+    ce = tmp_path / "ce.txt"
+    code = main(["verify", str(onnx), str(prop), "--counterexample", str(ce)])
+    out, err = capsys.readouterr()
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "sat"
+    assert lines[1].startswith("wall time ") and "method attack" in lines[1]
+    assert "counterexample x (5 values)" in out
+    assert "PGD counterexample" in err and "PGD" not in out
+    x, y = read_counterexample(ce)
+    np.testing.assert_array_equal(y, onnxruntime_forward(onnx, x))
+    assert read_vnnlib(prop).is_counterexample(x, y, tol=1e-6)
+
+
+def test_cli_json(vnncomp: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    onnx, prop = vnncomp / "test/test_sat.onnx", vnncomp / "test/test_prop.vnnlib"
+    ce = tmp_path / "ce.txt"
+    code = main(["verify", str(onnx), str(prop), "--json", "--counterexample", str(ce),
+                 "--seed", "3"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and len(out.strip().splitlines()) == 1
+    d = json.loads(out)
+    assert {"result", "wall_s", "method", "cases", "counterexample", "details"} <= set(d)
+    assert d["result"] == "sat"
+    x, y = read_counterexample(ce)
+    assert d["counterexample"] == {"x": x.tolist(), "y": y.tolist()}
+
+
+def test_cli_unsat_and_timeout_exit_zero(vnncomp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["verify", str(vnncomp / "test/test_unsat.onnx"),
+                 str(vnncomp / "test/test_prop.vnnlib"), "--bounds", "lp", "--quiet"])
+    out, err = capsys.readouterr()
+    assert (code, out.splitlines()[0], err) == (0, "unsat", "")
+    code = main(["verify", str(vnncomp / MNIST_NET),
+                 str(vnncomp / "mnist_fc/vnnlib_2022/prop_6_0.03.vnnlib"),
+                 "--time-limit", "1.5", "--no-attack", "--json"])
+    out, _ = capsys.readouterr()
+    d = json.loads(out)
+    assert (code, d["result"], d["counterexample"]) == (0, "timeout", None)
+
+
+def test_cli_surrogate_without_fallback_never_answers_unsat(
+    vnncomp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["verify", str(vnncomp / "test/test_unsat.onnx"),
+                 str(vnncomp / "test/test_prop.vnnlib"), "--prune", "magnitude",
+                 "--sparsity", "0.5", "--no-fallback", "--time-limit", "3", "--quiet"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and out.splitlines()[0] in ("sat", "timeout")
+
+
+def test_cli_missing_file_exits_2_with_one_line(
+    vnncomp: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["verify", str(tmp_path / "nope.onnx"), str(vnncomp / "test/test_prop.vnnlib")])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1
+    assert err.startswith("surrogate verify: error: ONNX file not found:") and "nope.onnx" in err
