@@ -119,8 +119,9 @@ def _run(args: argparse.Namespace) -> int:
         args.spec, time_limit_s=args.time_limit, methods=args.method, sparsities=args.sparsities
     )
     n = len(expand_tasks(spec))
+    first = f" (running the first {args.limit})" if args.limit and args.limit < n else ""
     print(
-        f"campaign {spec.name} ({spec.kind}): {n} tasks -> {args.out} "
+        f"campaign {spec.name} ({spec.kind}): {n} tasks{first} -> {args.out} "
         f"[{args.backend}, jobs {args.jobs or 'all cores'}]"
     )
     try:

@@ -96,16 +96,23 @@ def scatter(campaign: Campaign, method: str, path: Path) -> Path:
     objective = campaign.kind == "maximization"
     by_p = {p: v for (m, p), v in pairs(campaign).items() if m == method}
     n = max(1, len(by_p))
-    fig = _figure(max(5.0, 3.6 * n), 4.1)
-    axes = fig.subplots(1, n, squeeze=False)[0]
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    fig = _figure(max(5.0, 3.8 * cols), 4.0 * rows + 0.4)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[len(by_p) :]:
+        ax.set_visible(False)
     sent = sentinel_s(campaign)
+    all_times = [v for prs in by_p.values() for p in prs for v in (p.dense, p.pruned)]
+    lo = min([sent / 100, *(v for v in all_times if v is not None and v > 0)])
+    lo = 10 ** math.floor(math.log10(max(lo, 1e-4)))  # one scale for every panel
     for ax, (p, prs) in zip(axes, sorted(by_p.items()), strict=False):
         sh = shares(prs, objective=objective, sentinel=sent)
         if objective:
             _objective_panel(ax, prs)
             better, worse = "pruned better", "dense better"
         else:
-            _time_panel(ax, prs, sent)
+            _time_panel(ax, prs, sent, lo)
             better, worse = "pruned faster", "dense faster"
         ax.set_title(
             f"p = {p:g} (n = {sh.n})\n{better} {sh.pct(sh.pruned_better)}, "
@@ -118,11 +125,7 @@ def scatter(campaign: Campaign, method: str, path: Path) -> Path:
     return path
 
 
-def _time_panel(ax: Any, prs: Sequence[Pair], sent: float) -> None:
-    lo = min(
-        [sent / 100, *(v for p in prs for v in (p.dense, p.pruned) if v is not None and v > 0)]
-    )
-    lo = 10 ** math.floor(math.log10(max(lo, 1e-4)))
+def _time_panel(ax: Any, prs: Sequence[Pair], sent: float, lo: float) -> None:
     hi = sent * 1.6
     solved = [(p.dense, p.pruned) for p in prs if p.dense is not None and p.pruned is not None]
     hollow = [
