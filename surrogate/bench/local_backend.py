@@ -14,9 +14,10 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 
 from surrogate.bench.tasks import Task
 from surrogate.bench.worker import Outcome, error_outcome, execute
@@ -58,11 +59,13 @@ def run_local(
 ) -> None:
     """Run ``tasks`` on ``jobs`` processes; ``on_outcome`` runs in this process as each ends."""
     ctx = mp.get_context("spawn")
-    ex = ProcessPoolExecutor(
-        max_workers=max(1, min(jobs, len(tasks))), mp_context=ctx, initializer=init_worker
-    )
+    with _quiet_resource_tracker():  # the tracker starts with the pool
+        ex = ProcessPoolExecutor(
+            max_workers=max(1, min(jobs, len(tasks))), mp_context=ctx, initializer=init_worker
+        )
     try:
-        futures: dict[Future[Outcome], Task] = {ex.submit(execute, t): t for t in tasks}
+        with _quiet_resource_tracker():  # the workers start on submit
+            futures: dict[Future[Outcome], Task] = {ex.submit(execute, t): t for t in tasks}
         for fut in as_completed(futures):
             task = futures[fut]
             try:
@@ -81,6 +84,23 @@ def run_local(
     ex.shutdown(wait=True)
 
 
+@contextmanager
+def _quiet_resource_tracker() -> Iterator[None]:
+    """Processes started in this block do not warn about "leaked semaphore objects": workers ended
+    on Ctrl-C leave their queue semaphores to multiprocessing's resource tracker, which removes
+    them (correctly) but would print a warning that reads like a bug."""
+    old = os.environ.get("PYTHONWARNINGS")
+    rule = "ignore:resource_tracker:UserWarning"
+    os.environ["PYTHONWARNINGS"] = f"{old},{rule}" if old else rule
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["PYTHONWARNINGS"]
+        else:
+            os.environ["PYTHONWARNINGS"] = old
+
+
 def _stop(ex: ProcessPoolExecutor) -> None:
     """Cancel what has not started and end the workers now (their runs would be lost anyway)."""
     workers = list((getattr(ex, "_processes", None) or {}).values())  # no public accessor
@@ -90,3 +110,4 @@ def _stop(ex: ProcessPoolExecutor) -> None:
             p.terminate()
     for p in workers:
         p.join(timeout=5)
+    ex.shutdown(wait=True)  # the pool notices its dead workers and releases its queues
