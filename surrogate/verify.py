@@ -5,7 +5,8 @@ Flow (the whole instance shares one wall-clock budget ``time_limit_s``, reading 
 
 1. read the network (:func:`~surrogate.network.onnx_io.read_onnx`) and the property
    (:func:`~surrogate.vnnlib.parser.read_vnnlib`, sizes checked against the network); one
-   :class:`~surrogate.problems.verification.VerificationProblem` per case (input box);
+   :class:`~surrogate.problems.verification.VerificationProblem` per case (input box); compare our
+   float64 network with onnxruntime at the first box's centre (a misread file is an error);
 2. optionally prune the network once (``prune_method`` / ``sparsity``): the *surrogate*;
 3. PGD attacks on the dense network (:func:`~surrogate.problems.attack.pgd_attack`), one unsafe
    conjunction at a time, most nearly violated at the box centre first: one whole round, then
@@ -50,7 +51,7 @@ from threadpoolctl import threadpool_limits
 
 from surrogate.bounds import METHODS as BOUNDS_METHODS
 from surrogate.bounds import Bounds, compute_bounds
-from surrogate.errors import InputError
+from surrogate.errors import InputError, UnsupportedModelError
 from surrogate.network.onnx_io import onnxruntime_forward, read_onnx
 from surrogate.network.spec import Network
 from surrogate.problems.attack import pgd_attack
@@ -138,6 +139,23 @@ def check_counterexample(
         and case.output_unsafe(y_ort, tol=ORT_TOL)
     )
     return bool(ok), xc, y_ort
+
+
+def _check_reading(onnx_path: Path, network: Network, box: Box) -> float:
+    """Compare our float64 network with onnxruntime at the box centre, before trusting any proof.
+
+    Returns the largest absolute difference; raises :class:`UnsupportedModelError` when it is
+    beyond float32 rounding (``rtol = atol = 1e-3``), i.e. when the file was read wrongly."""
+    x = box.center()
+    y64, y_ort = network.forward(x), onnxruntime_forward(onnx_path, x)
+    diff = float(np.max(np.abs(y64 - y_ort)))
+    if not np.allclose(y64, y_ort, rtol=1e-3, atol=1e-3):
+        raise UnsupportedModelError(
+            f"{onnx_path}: the network as read (float64) and onnxruntime disagree at the centre of "
+            f"the first input box (largest output difference {diff:.3g}); its graph is not read "
+            "faithfully, so no verdict can be trusted: please report this file"
+        )
+    return diff
 
 
 # ----------------------------------------------------------------------------- options
@@ -362,12 +380,13 @@ def _verify(
     problems = problems_from_property(network, prop, name=Path(vnnlib_path).name)
     inst = _Instance(onnx_path, network, prop.cases, problems, t_start + float(time_limit_s),
                      bounds, int(seed), progress)
+    n = len(problems)
     details: dict[str, Any] = {
         "onnx": str(onnx_path), "vnnlib": str(vnnlib_path), "time_limit_s": float(time_limit_s),
         "bounds": bounds, "attack": bool(attack), "fallback_dense": bool(fallback_dense),
-        "prune": None, "per_case": [{"case": k} for k in range(len(problems))],
+        "prune": None, "per_case": [{"case": k, "verdict": "unknown"} for k in range(n)],
+        "onnxruntime_max_abs_diff": _check_reading(onnx_path, network, prop.cases[0].box),
     }
-    n = len(problems)
 
     def answer(result: str, method: str, x: np.ndarray | None = None,
                y: np.ndarray | None = None) -> VerifyResult:

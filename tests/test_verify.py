@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from surrogate.cli import main
-from surrogate.errors import InputError, ModelFileError
+from surrogate.errors import InputError, ModelFileError, UnsupportedModelError
 from surrogate.network.onnx_io import onnxruntime_forward, read_onnx
+from surrogate.network.spec import Network
 from surrogate.problems.vnnlib_problem import problems_from_property
 from surrogate.verify import VerifyResult, check_counterexample, verify_instance
 from surrogate.vnnlib import read_counterexample, read_vnnlib
@@ -266,11 +267,27 @@ def test_errors_name_what_is_wrong(vnncomp: Path, tmp_path: Path) -> None:
         verify_instance(nano, prop, prune_method="nope", sparsity=0.5)
 
 
+def test_a_network_read_differently_from_onnxruntime_is_refused(
+    vnncomp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import surrogate.verify as verify_module
+
+    def misread(path: Path) -> Network:
+        net = read_onnx(path)
+        last = net.layers[-1]
+        return net.with_layers([*net.layers[:-1], last.replace(bias=last.bias + 0.5)])
+
+    monkeypatch.setattr(verify_module, "read_onnx", misread)
+    with pytest.raises(UnsupportedModelError, match="largest output difference 0.5"):
+        verify_instance(vnncomp / "test/test_unsat.onnx", vnncomp / "test/test_prop.vnnlib")
+
+
 def test_to_dict_is_plain_json(vnncomp: Path) -> None:
     res = verify_instance(vnncomp / "test/test_sat.onnx", vnncomp / "test/test_prop.vnnlib")
     d = json.loads(json.dumps(res.to_dict()))
     assert d["result"] == "sat" and d["counterexample_x"] == list(res.counterexample_x or ())
     assert d["details"]["per_case"][0]["attack"]["confirmed"] is True
+    assert 0.0 <= d["details"]["onnxruntime_max_abs_diff"] < 1e-5
     assert "_best" not in d["details"]["per_case"][0]
 
 
