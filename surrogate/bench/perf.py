@@ -277,6 +277,7 @@ class StockRun:
     translate_s: float  # Pyomo -> HiGHS (solve call minus HiGHS' own run time)
     highs_s: float
     total_s: float
+    cpu_s: float  # process CPU time (all threads) of build + solve
     termination: str
     objective: float | None
     bound: float | None
@@ -404,7 +405,7 @@ def stock_run(problem: Any, time_limit_s: float) -> StockRun:
     from pyomo.contrib.solver.common.results import SolutionStatus
 
     gc.collect()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     (m, blk), build_s = _timed(lambda: stock_model(problem))
     opt = SolverFactory("highs")
     fresh_highs_scheduler()
@@ -421,7 +422,7 @@ def stock_run(problem: Any, time_limit_s: float) -> StockRun:
     fresh_highs_scheduler()
     return StockRun(
         build_s=build_s, translate_s=max(solve_s - highs_s, 0.0), highs_s=highs_s,
-        total_s=time.perf_counter() - t0,
+        total_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0,
         termination=str(res.termination_condition).split(".")[-1],
         objective=None if res.incumbent_objective is None else float(res.incumbent_objective),
         bound=None if res.objective_bound is None else float(res.objective_bound),
@@ -463,13 +464,14 @@ def ours_verify(
     from surrogate.problems.attack import pgd_attack
     from surrogate.solve import run_milp
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     warm, attack_s = None, 0.0
     if attack:
         res = pgd_attack(problem, seed=seed)
         attack_s = time.perf_counter() - t0
         if res.success:
             return {"verdict": "sat", "method": "attack", "total_s": attack_s,
+                    "cpu_s": time.process_time() - c0,
                     "attack_s": attack_s, "bounds_s": 0.0, "build_s": 0.0, "solve_s": 0.0}
         warm = res.x
     b, bounds_s = _timed(lambda: _ours_bounds(problem, bounds, time_limit_s))
@@ -479,6 +481,7 @@ def ours_verify(
                    seed=seed)
     return {
         "verdict": run.verdict, "method": "milp", "total_s": time.perf_counter() - t0,
+        "cpu_s": time.process_time() - c0,
         "attack_s": attack_s, "bounds_s": bounds_s, "build_s": run.build_s,
         "solve_s": run.solve_s, "status": run.status, "bound": run.bound,
         "nodes": run.node_count, "size": run.size, "neurons": run.neurons,
@@ -524,7 +527,7 @@ def ours_maximize(
     Trace times count from the start (ascent, bounds and build included)."""
     from surrogate.solve import run_milp
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     x0 = ascent_start(problem.network, problem.input_set.box, problem.output,
                       maximize=problem.maximize, seed=seed)
     ascent_s = time.perf_counter() - t0
@@ -536,7 +539,8 @@ def ours_maximize(
                    prune_s=time.perf_counter() - t0)
     return {
         "best_objective": run.best_dense_objective, "best_time_s": run.best_dense_time_s,
-        "total_s": time.perf_counter() - t0, "ascent_s": ascent_s, "bounds_s": bounds_s,
+        "total_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
+        "ascent_s": ascent_s, "bounds_s": bounds_s,
         "build_s": run.build_s, "solve_s": run.solve_s, "status": run.status,
         "bound": run.bound, "incumbents": run.incumbents, "nodes": run.node_count,
         "size": run.size, "neurons": run.neurons,
@@ -723,6 +727,11 @@ def _verification_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "same_answer_stock_over_ours_median": ratio(same_stock, same_ours),
         "median_of_instance_ratios": median(
             [ratio(r["stock"]["total_s"], r["ours"]["total_s"]) for r in same]),
+        # CPU time (all threads of the process): less sensitive to other load on the machine
+        "ours_median_cpu_s": median([r["ours"].get("cpu_s") for r in rows]),
+        "stock_median_cpu_s": median([r["stock"].get("cpu_s") for r in rows]),
+        "stock_over_ours_median_cpu": ratio(median([r["stock"].get("cpu_s") for r in rows]),
+                                            median([r["ours"].get("cpu_s") for r in rows])),
         # instances ours answers: stock's time there is its full run when it did not answer
         # (a lower bound on its time to the answer, so this ratio understates our lead)
         "answered_by_ours_stock_over_ours_median": ratio(
@@ -745,6 +754,22 @@ def _stock_row(problem: Any, time_limit_s: float) -> dict[str, Any]:
     row = run.to_dict()
     row["verdict"] = stock_verdict(problem, run)
     return row
+
+
+def _verify_breakdown(details: dict[str, Any]) -> dict[str, Any]:
+    """Where ``verify_instance``'s time went: attack, bounds, build, solve (summed over cases)
+    and the unstable-neuron count of each MILP."""
+    out: dict[str, Any] = {"attack_s": 0.0, "bounds_s": 0.0, "build_s": 0.0, "solve_s": 0.0,
+                           "unstable": [], "nodes": 0}
+    for case in details.get("per_case", []):
+        out["attack_s"] += float(case.get("attack", {}).get("time_s", 0.0))
+        for run in case.get("runs", []):
+            out["bounds_s"] += float(run.get("bounds", {}).get("time_s", 0.0))
+            out["build_s"] += float(run.get("build_s", 0.0))
+            out["solve_s"] += float(run.get("solve_s", 0.0))
+            out["nodes"] += int(run.get("node_count", 0))
+            out["unstable"].append(run.get("bounds", {}).get("unstable"))
+    return out
 
 
 def mnist_fc_suite(cfg: PerfConfig) -> dict[str, Any]:
@@ -770,20 +795,23 @@ def mnist_fc_suite(cfg: PerfConfig) -> dict[str, Any]:
         vnn_path = root / vnn_rel.replace("vnnlib/", "vnnlib_2022/")
         name = vnn_path.name
         fresh_highs_scheduler()
+        c0 = time.process_time()
         res = verify_instance(onnx_path, vnn_path, time_limit_s=limit_s, bounds=cfg.bounds,
                               seed=cfg.seed)
         ours = {"verdict": res.result if res.result != "timeout" else "unknown",
-                "total_s": res.wall_s, "method": res.method}
-        t0 = time.perf_counter()
+                "total_s": res.wall_s, "cpu_s": time.process_time() - c0, "method": res.method,
+                **_verify_breakdown(res.details)}
+        t0, c0 = time.perf_counter(), time.process_time()
         net = read_onnx(onnx_path)
         prop = read_vnnlib(vnn_path, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
-        read_s = time.perf_counter() - t0
+        read_s, read_cpu_s = time.perf_counter() - t0, time.process_time() - c0
         stock_cases = [_stock_row(p, limit_s) for p in problems_from_property(net, prop, name=name)]
         verdicts = [c["verdict"] for c in stock_cases]
         stock_v = ("sat" if "sat" in verdicts else
                    "unsat" if all(v == "unsat" for v in verdicts) else "unknown")
         stock = {"verdict": stock_v, "read_s": read_s,
                  "total_s": read_s + sum(c["total_s"] for c in stock_cases),
+                 "cpu_s": read_cpu_s + sum(c["cpu_s"] for c in stock_cases),
                  "build_s": sum(c["build_s"] for c in stock_cases),
                  "translate_s": sum(c["translate_s"] for c in stock_cases),
                  "highs_s": sum(c["highs_s"] for c in stock_cases), "cases": stock_cases}
@@ -792,7 +820,9 @@ def mnist_fc_suite(cfg: PerfConfig) -> dict[str, Any]:
             bugs.append(_bug(cfg, "mnist_fc", name, ours["verdict"], stock_v))
         rows.append({"instance": name, "ours": ours, "stock": stock, "agreement": agreement})
         cfg.say(f"mnist_fc [{i + 1}/{len(items)}] {name}: ours {ours['verdict']} "
-                f"{ours['total_s']:.2f} s | stock {stock_v} {stock['total_s']:.2f} s "
+                f"{ours['total_s']:.2f} s (attack {ours['attack_s']:.2f}, bounds "
+                f"{ours['bounds_s']:.2f}, solve {ours['solve_s']:.2f}) | stock {stock_v} "
+                f"{stock['total_s']:.2f} s "
                 f"(build {stock['build_s']:.2f}, HiGHS {stock['highs_s']:.2f})")
     return {"time_limit_s": limit_s, "network": "mnist-net_256x2.onnx", "rows": rows,
             "summary": _verification_summary(rows), "bugs": bugs}
