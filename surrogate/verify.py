@@ -258,7 +258,8 @@ def _attack_all(
 def _bounds_for(inst: _Instance, net: Network, k: int, budget_s: float) -> tuple[Bounds, dict]:
     t0 = time.perf_counter()
     b = compute_bounds(
-        net, inst.problems[k].input_set, inst.bounds, time_budget_s=LP_BOUNDS_SHARE * budget_s
+        net, inst.problems[k].input_set, inst.bounds,
+        time_budget_s=LP_BOUNDS_SHARE * max(budget_s, 0.0),
     )
     info: dict[str, Any] = {"method": b.method, "time_s": time.perf_counter() - t0}
     counts = b.counts(net)

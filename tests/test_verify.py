@@ -10,6 +10,8 @@ Every ``sat`` is re-checked here with onnxruntime against the property.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -335,6 +337,18 @@ def test_cli_unsat_and_timeout_exit_zero(vnncomp: Path, capsys: pytest.CaptureFi
     out, _ = capsys.readouterr()
     d = json.loads(out)
     assert (code, d["result"], d["counterexample"]) == (0, "timeout", None)
+
+
+def test_cli_stdout_starts_with_the_verdict_in_a_fresh_process(vnncomp: Path) -> None:
+    # a fresh process: nothing (e.g. a solver banner) may be printed before the verdict
+    proc = subprocess.run(
+        [sys.executable, "-m", "surrogate", "verify", str(vnncomp / "test/test_unsat.onnx"),
+         str(vnncomp / "test/test_prop.vnnlib"), "--bounds", "lp"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "unsat"
+    assert "dense MILP" in proc.stderr and "MILP" not in proc.stdout
 
 
 def test_cli_surrogate_without_fallback_never_answers_unsat(

@@ -52,9 +52,13 @@ def _summary(x: tuple[float, ...], y: tuple[float, ...]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from surrogate._highs import new_highs
     from surrogate.verify import verify_instance
     from surrogate.vnnlib.counterexample import write_counterexample
 
+    # HiGHS prints a banner on stdout the first time a solver object is made in a process (here,
+    # unless that happens through new_highs, which hides it); stdout must start with the verdict.
+    new_highs()
     res = verify_instance(
         args.onnx, args.vnnlib, time_limit_s=args.time_limit, prune_method=args.prune,
         sparsity=args.sparsity, attack=not args.no_attack, bounds=args.bounds, seed=args.seed,
