@@ -122,3 +122,16 @@ def test_problem_errors() -> None:
         robustness_problem(net, [0.5, 0.4], 0.1, target=0)
     with pytest.raises(InputError, match="output index 3 out of range: the network has 2 outputs"):
         MaximizationProblem(net, Box(np.zeros(2), np.ones(2)), output=3)
+
+
+def test_attack_respects_its_deadline(digits) -> None:
+    import time
+
+    net = load_model("digits-2x32")
+    prob = robustness_problem(net, digits.x_test[0], 0.001, norm="linf", target="any")
+    t0 = time.perf_counter()
+    res = pgd_attack(prob, steps=100000, deadline_s=0.2)
+    # the MILP proves this case robust (test_shipped_model_robust_at_tiny_eps...): no attack can win
+    assert not res.success
+    assert time.perf_counter() - t0 < 5.0
+    assert prob.input_set.contains(res.x)

@@ -6,6 +6,7 @@ callers still confirm on the dense network.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,9 +59,13 @@ def pgd_attack(
     restarts: int = 8,
     step_frac: float = 0.1,
     seed: int = 0,
+    deadline_s: float | None = None,
 ) -> AttackResult:
     """Minimise each unsafe disjunct's violation over the input set with signed-gradient steps
-    (L-inf boxes) or projected gradient steps (L1 balls); keep the best dense point."""
+    (L-inf boxes) or projected gradient steps (L1 balls); keep the best dense point.
+
+    ``deadline_s``: stop after this many seconds (checked every step) and return the best so far."""
+    t_end = None if deadline_s is None else time.perf_counter() + deadline_s
     net = problem.network
     s = problem.input_set
     rng = np.random.default_rng(seed)
@@ -69,6 +74,8 @@ def pgd_attack(
     best_x: np.ndarray = np.asarray(start[0], dtype=np.float64)
     best_obj, iters = np.inf, 0
     for conj in problem.unsafe:
+        if t_end is not None and time.perf_counter() > t_end:
+            break
         X = np.vstack(start + [s.sample(1, rng)[0] for _ in range(restarts - 1)])
         X = np.array([s.project(x) for x in X])
         alpha = step_frac * (width if isinstance(s, Box) else np.full(s.dim, s.eps))
@@ -80,6 +87,8 @@ def pgd_attack(
                 best_obj, best_x = float(obj[i]), X[i].copy()
             if best_obj < 0 and problem.is_success(best_x, net.forward(best_x)):
                 return AttackResult(best_x, best_obj, True, iters)
+            if t_end is not None and time.perf_counter() > t_end:
+                break
             decay = 1.0 - it / steps
             if isinstance(s, Box):
                 X = X - decay * alpha * np.sign(g)
