@@ -174,3 +174,17 @@ def test_add_network_errors() -> None:
     add_network(m, net, Box(np.zeros(2), np.ones(2)))
     with pytest.raises(InputError, match="already has a component named 'nn'"):
         add_network(m, net, Box(np.zeros(2), np.ones(2)))
+
+
+def test_bounds_inverted_by_rounding_are_accepted_but_real_inversions_are_not() -> None:
+    net = tiny_net()
+    box = Box(np.zeros(2), np.ones(2))
+    b = compute_bounds(net, box, method="interval")
+    lower = [np.array(v) for v in b.lower]
+    upper = [np.array(v) for v in b.upper]
+    upper[1] = lower[1] - 1e-17  # a constant output whose bounds crossed by float rounding
+    enc = encode_network(MatrixBuilder(), net, np.arange(2), lower, upper)
+    assert enc.output_cols.size == 1
+    upper[1] = lower[1] - 0.5
+    with pytest.raises(InputError, match="bounds of layer 1 are inverted at neuron 0"):
+        encode_network(MatrixBuilder(), net, np.arange(2), lower, upper)

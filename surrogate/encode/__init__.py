@@ -1,14 +1,12 @@
-"""Encodings of networks as MILP constraints: sparse matrices, and Pyomo/OMLT blocks (public API)."""
+"""Encodings of networks as MILP constraints: sparse matrices, and Pyomo/OMLT blocks (public API).
+
+The Pyomo/OMLT part (``add_network``, ``SparseBigMFormulation``, ``omlt_definition``) is imported on
+first use, so code that only builds matrix models does not pay for importing Pyomo.
+"""
 
 from surrogate.encode.inputs import InputColumns, add_input_set
 from surrogate.encode.matrix import MatrixBuilder, MatrixModel
-from surrogate.encode.network import NetworkEncoding, encode_network, needed_neurons
-from surrogate.encode.pyomo_block import (
-    FORMULATIONS,
-    SparseBigMFormulation,
-    add_network,
-    omlt_definition,
-)
+from surrogate.encode.network import NetworkEncoding, encode_network, needed_neurons, resolve_bounds
 
 __all__ = [
     "FORMULATIONS",
@@ -22,4 +20,15 @@ __all__ = [
     "encode_network",
     "needed_neurons",
     "omlt_definition",
+    "resolve_bounds",
 ]
+
+_PYOMO = {"FORMULATIONS", "SparseBigMFormulation", "add_network", "omlt_definition"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _PYOMO:
+        from surrogate.encode import pyomo_block
+
+        return getattr(pyomo_block, name)
+    raise AttributeError(f"module 'surrogate.encode' has no attribute {name!r}")

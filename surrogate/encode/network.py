@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,7 +32,18 @@ from surrogate.encode.matrix import MatrixBuilder
 from surrogate.errors import InputError
 from surrogate.network.spec import Network
 
-__all__ = ["NetworkEncoding", "encode_network", "needed_neurons"]
+__all__ = ["NetworkEncoding", "encode_network", "needed_neurons", "resolve_bounds"]
+
+
+def resolve_bounds(network: Network, input_set: object, bounds: Any = "symbolic") -> Any:
+    """``bounds`` as given (an object with ``lower``/``upper``) or computed by method name."""
+    if isinstance(bounds, str):
+        from surrogate.bounds import compute_bounds
+
+        return compute_bounds(network, input_set, method=bounds)  # type: ignore[arg-type]
+    if not (hasattr(bounds, "lower") and hasattr(bounds, "upper")):
+        raise InputError("bounds must be a method name ('interval', 'symbolic', 'lp') or a Bounds")
+    return bounds
 
 
 @dataclass(frozen=True)
@@ -121,8 +133,14 @@ def encode_network(
         hi = np.asarray(upper[i], dtype=np.float64)
         if lo.shape != (layer.n_out,) or hi.shape != (layer.n_out,):
             raise InputError(f"bounds of layer {i} have shape {lo.shape}, expected ({layer.n_out},)")
-        if np.any(lo > hi) or not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
-            raise InputError(f"bounds of layer {i} are not finite or are inverted")
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+            raise InputError(f"bounds of layer {i} are not finite")
+        gap = lo - hi
+        if np.any(gap > 1e-9 * (1.0 + np.abs(lo))):
+            j = int(np.argmax(gap))
+            raise InputError(f"bounds of layer {i} are inverted at neuron {j}: {lo[j]} > {hi[j]}")
+        # a constant neuron can come out with upper < lower by float rounding (~1e-17): same value
+        hi = np.maximum(hi, lo)
         valid = prev_cols >= 0
         W = sp.csr_matrix(layer.weight[:, valid])
         pcols = prev_cols[valid]

@@ -33,6 +33,7 @@ from pyomo.core.expr.numeric_expr import LinearExpression
 from surrogate.encode.inputs import add_input_set
 from surrogate.encode.matrix import MatrixBuilder, MatrixModel
 from surrogate.encode.network import NetworkEncoding, encode_network
+from surrogate.encode.network import resolve_bounds as network_bounds
 from surrogate.errors import InputError
 from surrogate.network.spec import Network
 from surrogate.sets import Box, InputSet, L1Ball
@@ -47,17 +48,6 @@ __all__ = [
 ]
 
 FORMULATIONS = ("sparse-bigm", "omlt-bigm")
-
-
-def network_bounds(network: Network, input_set: InputSet, bounds: Any = "symbolic"):
-    """Resolve ``bounds`` (a method name or an object with ``lower``/``upper``) to bounds."""
-    if isinstance(bounds, str):
-        from surrogate.bounds import compute_bounds
-
-        return compute_bounds(network, input_set, method=bounds)
-    if not (hasattr(bounds, "lower") and hasattr(bounds, "upper")):
-        raise InputError("bounds must be a method name ('interval', 'symbolic', 'lp') or a Bounds")
-    return bounds
 
 
 def write_rows(block: pyo.Block, model: MatrixModel, col_vars: list[Any], name: str = "rows") -> None:

@@ -23,7 +23,7 @@ import numpy as np
 from surrogate.encode.inputs import add_input_set
 from surrogate.encode.matrix import MatrixBuilder
 from surrogate.encode.network import encode_network
-from surrogate.encode.pyomo_block import network_bounds
+from surrogate.encode.network import resolve_bounds
 from surrogate.errors import InputError
 from surrogate.network.spec import Network
 from surrogate.problems.base import Problem
@@ -127,7 +127,7 @@ def run_milp(
     net = surrogate if surrogate is not None else dense
     is_dense = surrogate is None or surrogate is dense
     t0 = time.perf_counter()
-    b = network_bounds(net, problem.input_set, bounds)
+    b = resolve_bounds(net, problem.input_set, bounds)
     bounds_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
