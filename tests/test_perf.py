@@ -144,3 +144,18 @@ def test_config_and_cli_errors(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert code == 2
     assert "time limit must be a finite number of seconds > 0, got 0.0" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
+
+
+def test_reuse_stock_rows_of_an_earlier_run(tmp_path: Path) -> None:
+    first = tmp_path / "first.json"
+    args = ["perf", "--suite", "maximize", "--limit", "1", "--time-limit", "1"]
+    assert main([*args, "--out", str(first)]) == 0
+    second = tmp_path / "second.json"
+    assert main([*args, "--reuse-stock", str(first), "--out", str(second)]) == 0
+    rows = [json.loads(p.read_text())["suites"]["maximize"]["rows"] for p in (first, second)]
+    assert rows[0][0]["instance"] == rows[1][0]["instance"] == "random:100-50-50-1:seed=50"
+    assert rows[1][0]["stock"] == rows[0][0]["stock"]
+    # ours always starts from a feasible point, so it always has an incumbent
+    assert all(r[0]["ours"]["best_objective"] is not None for r in rows)
+    with pytest.raises(InputError, match=r"ran suite maximize with a 1.0 s limit, this run uses 2 s"):
+        PerfConfig(reuse_stock=str(first)).reused_stock("maximize", 2.0)

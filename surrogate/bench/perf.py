@@ -137,6 +137,7 @@ class PerfConfig:
     vnncomp_dir: str = ""
     presets: tuple[str, ...] = tuple(PRESET_CANDIDATES)
     blas_threads: int | None = None  # None: leave numpy's BLAS threading as the process has it
+    reuse_stock: str = ""  # a previous perf JSON whose stock rows are reused (same time limit)
     progress: Progress | None = None
 
     def __post_init__(self) -> None:
@@ -174,6 +175,34 @@ class PerfConfig:
 
     def take(self, items: Sequence[Any]) -> list[Any]:
         return list(items[: self.limit] if self.limit is not None else items)
+
+    def reused_stock(self, suite: str, time_limit_s: float) -> dict[str, dict[str, Any]]:
+        """Stock rows of ``suite`` from :attr:`reuse_stock` by instance name ({} when unset)."""
+        if not self.reuse_stock:
+            return {}
+        return _load_stock_rows(self.reuse_stock, suite, float(time_limit_s))
+
+
+def _load_stock_rows(path: str, suite: str, time_limit_s: float) -> dict[str, dict[str, Any]]:
+    """The stock rows of ``suite`` in the perf JSON ``path`` (the stock pipeline does not depend
+    on our settings, so a run comparing variants of ours may reuse them)."""
+    import json
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"--reuse-stock file not found: {path}")
+    try:
+        record = json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {path} as a perf JSON record: {exc}") from None
+    data = record.get("suites", {}).get(suite)
+    if data is None:
+        return {}
+    if float(data.get("time_limit_s", -1.0)) != time_limit_s:
+        raise InputError(
+            f"{path} ran suite {suite} with a {data.get('time_limit_s')} s limit, this run uses "
+            f"{time_limit_s:g} s: stock rows are reused only with the same time limit")
+    return {row["instance"]: row["stock"] for row in data.get("rows", [])}
 
 
 # ============================================================================= helpers
@@ -772,13 +801,34 @@ def _verify_breakdown(details: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _stock_vnnlib(onnx_path: Path, vnn_path: Path, name: str, limit_s: float) -> dict[str, Any]:
+    """The stock pipeline on one VNN-LIB instance: one stock model per case, ``sat`` when a case
+    is, ``unsat`` when every case is. Reading the files (with our reader: OMLT's own ONNX reader
+    cannot read these networks) is counted."""
+    from surrogate.network.onnx_io import read_onnx
+    from surrogate.problems.vnnlib_problem import problems_from_property
+    from surrogate.vnnlib.parser import read_vnnlib
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    net = read_onnx(onnx_path)
+    prop = read_vnnlib(vnn_path, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
+    read_s, read_cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    cases = [_stock_row(p, limit_s) for p in problems_from_property(net, prop, name=name)]
+    verdicts = [c["verdict"] for c in cases]
+    verdict = ("sat" if "sat" in verdicts else
+               "unsat" if all(v == "unsat" for v in verdicts) else "unknown")
+    return {"verdict": verdict, "read_s": read_s,
+            "total_s": read_s + sum(c["total_s"] for c in cases),
+            "cpu_s": read_cpu_s + sum(c["cpu_s"] for c in cases),
+            "build_s": sum(c["build_s"] for c in cases),
+            "translate_s": sum(c["translate_s"] for c in cases),
+            "highs_s": sum(c["highs_s"] for c in cases), "cases": cases}
+
+
 def mnist_fc_suite(cfg: PerfConfig) -> dict[str, Any]:
     """VNN-COMP 2022 mnist_fc 256x2 (30 properties): ``verify_instance`` against the stock model
     of each case (one per property), same time limit (default 120 s, the competition's)."""
-    from surrogate.network.onnx_io import read_onnx
-    from surrogate.problems.vnnlib_problem import problems_from_property
     from surrogate.verify import verify_instance
-    from surrogate.vnnlib.parser import read_vnnlib
 
     root = Path(cfg.vnncomp_dir) / "mnist_fc"
     csv = root / "instances_2022.csv"
@@ -790,6 +840,7 @@ def mnist_fc_suite(cfg: PerfConfig) -> dict[str, Any]:
              if "256x2" in line]
     items = cfg.take(items)
     rows, bugs = [], []
+    reused = cfg.reused_stock("mnist_fc", limit_s)
     for i, (onnx_rel, vnn_rel, _t) in enumerate(items):
         onnx_path = root / onnx_rel
         vnn_path = root / vnn_rel.replace("vnnlib/", "vnnlib_2022/")
@@ -801,20 +852,8 @@ def mnist_fc_suite(cfg: PerfConfig) -> dict[str, Any]:
         ours = {"verdict": res.result if res.result != "timeout" else "unknown",
                 "total_s": res.wall_s, "cpu_s": time.process_time() - c0, "method": res.method,
                 **_verify_breakdown(res.details)}
-        t0, c0 = time.perf_counter(), time.process_time()
-        net = read_onnx(onnx_path)
-        prop = read_vnnlib(vnn_path, n_inputs=net.n_inputs, n_outputs=net.n_outputs)
-        read_s, read_cpu_s = time.perf_counter() - t0, time.process_time() - c0
-        stock_cases = [_stock_row(p, limit_s) for p in problems_from_property(net, prop, name=name)]
-        verdicts = [c["verdict"] for c in stock_cases]
-        stock_v = ("sat" if "sat" in verdicts else
-                   "unsat" if all(v == "unsat" for v in verdicts) else "unknown")
-        stock = {"verdict": stock_v, "read_s": read_s,
-                 "total_s": read_s + sum(c["total_s"] for c in stock_cases),
-                 "cpu_s": read_cpu_s + sum(c["cpu_s"] for c in stock_cases),
-                 "build_s": sum(c["build_s"] for c in stock_cases),
-                 "translate_s": sum(c["translate_s"] for c in stock_cases),
-                 "highs_s": sum(c["highs_s"] for c in stock_cases), "cases": stock_cases}
+        stock = reused.get(name) or _stock_vnnlib(onnx_path, vnn_path, name, limit_s)
+        stock_v = stock["verdict"]
         agreement = _compare_verdicts(ours["verdict"], stock_v)
         if agreement == "DISAGREE":
             bugs.append(_bug(cfg, "mnist_fc", name, ours["verdict"], stock_v))
@@ -852,10 +891,11 @@ def digits_suite(cfg: PerfConfig) -> dict[str, Any]:
     limit_s = cfg.limit_for(60.0)
     items = digits_problems(cfg)
     rows, bugs = [], []
+    reused = cfg.reused_stock("digits", limit_s)
     for i, (name, prob) in enumerate(items):
         fresh_highs_scheduler()
         ours = ours_verify(prob, limit_s, bounds=cfg.bounds, seed=cfg.seed)
-        stock = _stock_row(prob, limit_s)
+        stock = reused.get(name) or _stock_row(prob, limit_s)
         agreement = _compare_verdicts(ours["verdict"], stock["verdict"])
         if agreement == "DISAGREE":
             bugs.append(_bug(cfg, "digits", name, ours["verdict"], stock["verdict"]))
@@ -889,6 +929,17 @@ def maximize_problems(cfg: PerfConfig) -> list[tuple[str, Any]]:
     return cfg.take(out)
 
 
+def _stock_max_row(prob: Any, limit_s: float) -> dict[str, Any]:
+    """The stock run of a maximisation problem, with the pipeline time at which HiGHS' log first
+    shows its final value (``time_to_final_s``; its total time when the log does not say)."""
+    run = stock_run(prob, limit_s)
+    row = run.to_dict()
+    if run.objective is not None:
+        reached = run.time_to_value_s(run.objective, prob.maximize, _value_tol(run.objective))
+        row["time_to_final_s"] = reached if reached is not None else run.total_s
+    return row
+
+
 def _value_tol(v: float) -> float:
     return 1e-6 * max(1.0, abs(v))
 
@@ -899,17 +950,16 @@ def maximize_suite(cfg: PerfConfig) -> dict[str, Any]:
     limit_s = cfg.limit_for(60.0)
     items = maximize_problems(cfg)
     rows = []
+    reused = cfg.reused_stock("maximize", limit_s)
     for i, (name, prob) in enumerate(items):
         fresh_highs_scheduler()
         ours = ours_maximize(prob, limit_s, bounds=cfg.bounds, seed=cfg.seed)
-        run = stock_run(prob, limit_s)
-        stock = run.to_dict()
-        target = run.objective
+        stock = reused.get(name) or _stock_max_row(prob, limit_s)
+        target = stock["objective"]
         row: dict[str, Any] = {"instance": name, "ours": ours, "stock": stock}
         if target is not None:
             tol = _value_tol(target)
-            stock["time_to_final_s"] = run.time_to_value_s(target, True, tol) or run.total_s
-            ours["time_to_stock_value_s"] = _time_to_value(ours["trace"], target, True, tol)
+            ours["time_to_stock_value_s"] = _time_to_value(ours["trace"], target, prob.maximize, tol)
             row["ours_minus_stock"] = (None if ours["best_objective"] is None
                                        else ours["best_objective"] - target)
         rows.append(row)

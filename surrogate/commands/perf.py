@@ -51,6 +51,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"VNN-COMP benchmark folder holding mnist_fc/ (default {DEFAULT_VNNCOMP})")
     p.add_argument("--blas-threads", type=int, default=None,
                    help="limit numpy's BLAS threads for the run (default: leave as is)")
+    p.add_argument("--reuse-stock", default="", metavar="FILE.json",
+                   help="reuse the stock rows of an earlier perf JSON (same time limit): compare "
+                        "variants of our pipeline without re-running the slow stock pipeline")
     p.add_argument("--seed", type=int, default=0, help="random seed (networks, attacks, HiGHS)")
     p.add_argument("--out", required=True, help="write the JSON record to this file")
 
@@ -65,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         time_limit_s=args.time_limit, limit=args.limit, repeats=args.repeats,
         build_sizes=tuple(args.sizes), build_sparsity=args.sparsity, bounds=args.bounds,
         seed=args.seed, vnncomp_dir=args.vnncomp, presets=presets,
-        blas_threads=args.blas_threads, progress=stderr_progress,
+        blas_threads=args.blas_threads, reuse_stock=args.reuse_stock, progress=stderr_progress,
     )
     suites = ("build", "mnist_fc", "digits", "maximize") if args.suite == "all" else (args.suite,)
     if "mnist_fc" in suites and not (Path(args.vnncomp) / "mnist_fc").is_dir():
@@ -90,6 +93,8 @@ def _command_line(args: argparse.Namespace) -> list[str]:
         cmd += ["--presets", args.presets]
     if args.blas_threads is not None:
         cmd += ["--blas-threads", str(args.blas_threads)]
+    if args.reuse_stock:
+        cmd += ["--reuse-stock", args.reuse_stock]
     return [*cmd, "--vnncomp", args.vnncomp, "--out", args.out]
 
 
