@@ -268,6 +268,18 @@ def test_time_budget_zero_keeps_symbolic_bounds() -> None:
     assert np.all(again.upper[1] <= full.upper[1] + 1e-12)
 
 
+def test_lp_time_budget_is_respected_and_bounds_stay_sound() -> None:
+    net = random_net([10, 60, 60, 60, 60, 3], seed=21)
+    s = random_box(10, 21)
+    sym = symbolic_bounds(net, s)
+    quick = lp_bounds(net, s, time_budget_s=0.05, initial=sym)
+    assert quick.time_s < 1.0  # 0.05 s of LPs plus one symbolic refresh per layer
+    pre = net.pre_activations(points_of(s, seed=3, n=400))
+    for k, z in enumerate(pre):
+        assert np.all((z >= quick.lower[k]) & (z <= quick.upper[k]))
+        assert np.all(quick.upper[k] <= sym.upper[k]) and np.all(quick.lower[k] >= sym.lower[k])
+
+
 def test_dead_neurons_stay_exactly_stable_after_widening() -> None:
     # a pruned neuron (zero row, zero bias) must not become "unstable" through widening, nor the
     # neurons that only read dead ones

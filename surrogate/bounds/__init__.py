@@ -22,6 +22,7 @@ from surrogate.network.spec import Network
 from surrogate.sets import Box, L1Ball
 
 __all__ = [
+    "DEFAULT_LP_BUDGET_S",
     "METHODS",
     "Bounds",
     "compute_bounds",
@@ -33,6 +34,9 @@ __all__ = [
 
 METHODS = ("interval", "symbolic", "lp")
 
+#: LP budget of :func:`compute_bounds` when none is given (seconds)
+DEFAULT_LP_BUDGET_S = 10.0
+
 
 def compute_bounds(
     network: Network,
@@ -43,12 +47,16 @@ def compute_bounds(
 ) -> Bounds:
     """Bounds of every layer of ``network`` over ``input_set`` by ``method``.
 
-    ``time_budget_s`` limits the LP phase of ``"lp"`` (``None``: no limit); ``"interval"`` and
-    ``"symbolic"`` take milliseconds and ignore it, so callers can pass one budget to any method."""
+    ``time_budget_s`` limits the LP phase of ``"lp"``: ``None`` means :data:`DEFAULT_LP_BUDGET_S`
+    (10 s), ``math.inf`` no limit. Neurons not reached in time keep their symbolic bounds (measured:
+    mnist_fc 256x2 needs 0.03-1.3 s, 256x6 over 15 minutes without a limit). ``"interval"`` and
+    ``"symbolic"`` take milliseconds to a fraction of a second and ignore it, so callers can pass
+    one budget to any method."""
     if method not in METHODS:
         raise InputError(f"unknown bounds method {method!r}; choose one of {', '.join(METHODS)}")
     if method == "lp":
-        return lp_bounds(network, input_set, time_budget_s=time_budget_s)
+        budget = DEFAULT_LP_BUDGET_S if time_budget_s is None else time_budget_s
+        return lp_bounds(network, input_set, time_budget_s=budget)
     if method == "interval":
         return interval_bounds(network, input_set)
     return symbolic_bounds(network, input_set)
