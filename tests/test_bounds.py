@@ -299,6 +299,27 @@ def test_dead_neurons_stay_exactly_stable_after_widening() -> None:
         assert b.lower[1][0] == 0.0 == b.upper[1][0]
 
 
+def test_constant_neurons_never_get_crossed_bounds() -> None:
+    # constants computed two ways (interval step, back-substitution, LP) differ in the last bits;
+    # the intersection must not return lower > upper
+    rng = np.random.default_rng(8)
+    w0 = rng.normal(size=(8, 3))
+    w0[:5] = 0.0
+    b0 = np.array([0.1, 0.2, 0.7, 1.3, 1e-3, 0.5, -0.2, 0.3])
+    w1 = np.zeros((4, 8))
+    w1[:, :5] = rng.normal(size=(4, 5))
+    w1[3, 5:] = 1.0  # one neuron that reads the varying ones
+    net = Network((DenseLayer(w0, b0), DenseLayer(w1, 1e-3 * rng.normal(size=4)),
+                   DenseLayer(rng.normal(size=(2, 4)), np.zeros(2), "linear")))
+    for s in (random_box(3, 8), L1Ball(np.full(3, 0.5), 0.3, Box(np.zeros(3), np.ones(3)))):
+        for method in METHODS:
+            b = compute_bounds(net, s, method)
+            for k in range(3):
+                assert np.all(b.lower[k] <= b.upper[k]), f"{method} layer {k} crossed"
+            z = net.pre_activations(np.full(3, 0.5))[1][0, :3]
+            np.testing.assert_allclose(b.lower[1][:3], z, atol=1e-12)
+
+
 def test_widen_is_outward_monotone_and_exact_on_constants() -> None:
     lo, hi = widen(np.array([-3.0, 0.0, 2.0, 5.0]), np.array([-1.0, 0.0, 4.0, 5.0]))
     np.testing.assert_allclose(lo, [-3.0 - 3e-7, 0.0, 2.0 - 2e-7, 5.0])

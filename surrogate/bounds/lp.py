@@ -37,7 +37,14 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from surrogate.bounds.interval import Bounds, InputSetT, check_input_set, widen_down, widen_up
+from surrogate.bounds.interval import (
+    Bounds,
+    InputSetT,
+    check_input_set,
+    intersect,
+    widen_down,
+    widen_up,
+)
 from surrogate.bounds.symbolic import refine_layer, symbolic_bounds
 from surrogate.errors import InputError
 from surrogate.network.spec import Network
@@ -316,8 +323,7 @@ def lp_bounds(
             continue
         current = Bounds(tuple(lowers), tuple(uppers), "lp", 0.0)
         lo, hi, _ = _tighten_layer(network, i, current, input_set, deadline)
-        new_lo = np.maximum(lowers[i], widen_down(lo))
-        new_hi = np.minimum(uppers[i], widen_up(hi))
+        new_lo, new_hi = intersect(lowers[i], uppers[i], widen_down(lo), widen_up(hi))
         changed = changed or bool(np.any(new_lo > lowers[i]) or np.any(new_hi < uppers[i]))
         lowers[i], uppers[i] = new_lo, new_hi
     return Bounds(tuple(lowers), tuple(uppers), "lp", time.perf_counter() - t0)

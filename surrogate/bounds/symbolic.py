@@ -28,6 +28,7 @@ from surrogate.bounds.interval import (
     Bounds,
     InputSetT,
     check_input_set,
+    intersect,
     interval_step,
     linear_max,
     post_activation,
@@ -113,9 +114,9 @@ def refine_layer(
     lo, hi = widen(*_back_substitute(network, i, relax, input_set))
     h_lo, h_hi = post_activation(network.layers[i - 1], lowers[i - 1], uppers[i - 1])
     ilo, ihi = widen(*interval_step(network.layers[i], h_lo, h_hi))
-    lo, hi = np.maximum(lo, ilo), np.minimum(hi, ihi)
+    lo, hi = intersect(lo, hi, ilo, ihi)
     if len(lowers) > i:
-        lo, hi = np.maximum(lo, lowers[i]), np.minimum(hi, uppers[i])
+        lo, hi = intersect(lo, hi, lowers[i], uppers[i])
     return lo, hi
 
 
