@@ -37,6 +37,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from surrogate._highs import new_highs
 from surrogate.bounds.interval import (
     Bounds,
     InputSetT,
@@ -197,7 +198,7 @@ def _neuron_rows(
 
 
 def _highs_for(lp: LayerLP) -> highspy.Highs:
-    h = highspy.Highs()
+    h = new_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
     h.setOptionValue("presolve", "off")  # keep the basis between objectives (warm start)

@@ -32,7 +32,7 @@ class DenseLayer:
     activation: Activation = "relu"
 
     def __post_init__(self) -> None:
-        w = np.array(self.weight, dtype=np.float64, copy=True)
+        w = np.array(self.weight, dtype=np.float64, copy=True, order="C")
         b = np.array(self.bias, dtype=np.float64, copy=True).reshape(-1)
         if w.ndim != 2:
             raise InputError(f"layer weight must be 2-D (n_out, n_in), got shape {w.shape}")
