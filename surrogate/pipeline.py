@@ -34,10 +34,14 @@ def compare(
     warm_start: np.ndarray | str | None = "auto",
     prune_options: dict[str, Any] | None = None,
     stop_on_success: bool = True,
+    confirm: Callable[[np.ndarray], bool] | None = None,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> list[RunResult]:
-    """The dense run first, then one run per sparsity (pruned with ``method``)."""
+    """The dense run first, then one run per sparsity (pruned with ``method``).
+
+    ``confirm(x)``: an extra check of every dense counterexample (e.g. onnxruntime on the original
+    file), on top of the float64 forward pass."""
     from surrogate.prune import apply
 
     for p in sparsities:
@@ -64,6 +68,7 @@ def compare(
             bounds=bounds,
             warm_start=warm_start,
             stop_on_success=stop_on_success,
+            confirm=confirm,
             seed=seed,
         )
         results.append(r)

@@ -109,6 +109,23 @@ def list_models(models_dir: Path | str = MODELS_DIR) -> list[dict[str, object]]:
     ]
 
 
+def model_path(name_or_path: str | Path, models_dir: Path | str = MODELS_DIR) -> Path:
+    """The ONNX file behind a shipped model name, or the given path (checked to exist)."""
+    text = str(name_or_path)
+    candidate = Path(text)
+    if isinstance(name_or_path, Path) or candidate.is_file() or text.endswith(".onnx"):
+        if not candidate.is_file():
+            raise ModelFileError(f"model file {text} not found")
+        return candidate
+    by_name = {str(rec["name"]): rec for rec in list_models(models_dir)}
+    if text not in by_name:
+        raise InputError(
+            f"unknown model {text!r}; shipped models: {', '.join(sorted(by_name))} "
+            "(or give the path of an .onnx file)"
+        )
+    return Path(str(by_name[text]["path"]))
+
+
 def load_model(name_or_path: str | Path, models_dir: Path | str = MODELS_DIR) -> Network:
     """A shipped model by name (``"digits-2x32"``) or any ONNX file by path.
 
@@ -117,17 +134,4 @@ def load_model(name_or_path: str | Path, models_dir: Path | str = MODELS_DIR) ->
     """
     from surrogate.network.onnx_io import read_onnx
 
-    text = str(name_or_path)
-    candidate = Path(text)
-    if isinstance(name_or_path, Path) or candidate.is_file() or text.endswith(".onnx"):
-        if not candidate.is_file():
-            raise ModelFileError(f"model file {text} not found")
-        return read_onnx(candidate)
-    records = list_models(models_dir)
-    by_name = {str(rec["name"]): rec for rec in records}
-    if text not in by_name:
-        raise InputError(
-            f"unknown model {text!r}; shipped models: {', '.join(sorted(by_name))} "
-            "(or give the path of an .onnx file)"
-        )
-    return read_onnx(Path(str(by_name[text]["path"])))
+    return read_onnx(model_path(name_or_path, models_dir))

@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
     ws = None if args.no_warm_start else "auto"
     results = compare(
         problem,
+        confirm=_onnxruntime_check(args.model, problem) if args.task == "verify" else None,
         method=args.method,
         sparsities=args.sparsities,
         time_limit_s=args.time_limit,
@@ -109,6 +110,19 @@ def run(args: argparse.Namespace) -> int:
         write_json(args.json_out, {"runs": [r.to_dict() for r in results]})
         print(f"wrote {args.json_out}")
     return 0
+
+
+def _onnxruntime_check(model: str, problem):
+    """Every dense adversarial is also confirmed by onnxruntime on the original ONNX file."""
+    from surrogate.network.onnx_io import onnxruntime_forward
+    from surrogate.zoo import model_path
+
+    path = model_path(model)
+
+    def confirm(x: np.ndarray) -> bool:
+        return bool(problem.is_success(x, onnxruntime_forward(path, x)))
+
+    return confirm
 
 
 def _conclusion(results, maximize: bool) -> str:

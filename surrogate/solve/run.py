@@ -8,7 +8,9 @@ comparisons between dense and pruned runs are honest; the setup part is also rep
 
 Verdicts (verification problems): ``sat`` only with a dense-confirmed counterexample (and, when
 ``confirm`` is given, confirmed by it too, e.g. onnxruntime); ``unsat`` only when the MILP of the
-**dense** network proved it (dual bound > ``PROOF_MARGIN``); anything else is ``unknown``.
+**dense** network proved it (dual bound > ``PROOF_MARGIN``, and HiGHS did not report the model
+infeasible or unbounded: the input set is never empty, so that would be a numerical failure);
+anything else is ``unknown``.
 """
 
 from __future__ import annotations
@@ -22,8 +24,7 @@ import numpy as np
 
 from surrogate.encode.inputs import add_input_set
 from surrogate.encode.matrix import MatrixBuilder
-from surrogate.encode.network import encode_network
-from surrogate.encode.network import resolve_bounds
+from surrogate.encode.network import encode_network, resolve_bounds
 from surrogate.errors import InputError
 from surrogate.network.spec import Network
 from surrogate.problems.base import Problem
@@ -192,7 +193,12 @@ def run_milp(
     if problem.kind == "verification":
         if state["success"] is not None:
             verdict = "sat"
-        elif is_dense and res.bound is not None and problem.proves(res.bound - PROOF_MARGIN):
+        elif (
+            is_dense
+            and res.status in ("optimal", "stopped", "time_limit")
+            and res.bound is not None
+            and problem.proves(res.bound - PROOF_MARGIN)
+        ):
             verdict = "unsat"
         else:
             verdict = "unknown"
