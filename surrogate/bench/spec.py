@@ -147,7 +147,7 @@ class InstancesSpec:
     methods: tuple[str, ...] = ("magnitude",)
     sparsities: tuple[float, ...] = (0.0,)
     seeds: tuple[int, ...] = (0,)
-    bounds: str = "symbolic"
+    bounds: str = "lp"
     kind: str = "instances"
 
     def to_dict(self) -> dict[str, Any]:

@@ -36,8 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --prune: do not run the dense MILP after the surrogate (the answer "
                    "is then sat or timeout, never unsat)")
     p.add_argument("--no-attack", action="store_true", help="skip the PGD attack")
-    p.add_argument("--bounds", choices=("interval", "symbolic", "lp"), default="symbolic",
-                   help="bound method for the big-M constants (default symbolic)")
+    p.add_argument("--bounds", choices=("interval", "symbolic", "lp"), default="lp",
+                   help="bound method for the big-M constants (default lp)")
     p.add_argument("--seed", type=int, default=0, help="seed of the attack and the solver")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
