@@ -193,5 +193,6 @@ def test_bounds_inverted_by_rounding_are_accepted_but_real_inversions_are_not() 
 def test_fortran_ordered_weights_prune_like_c_ordered() -> None:
     rng = np.random.default_rng(0)
     w = np.asfortranarray(rng.standard_normal((8, 6)))
-    net = Network((DenseLayer(w, np.zeros(8)), DenseLayer(rng.standard_normal((2, 8)), np.zeros(2), "linear")))
+    out = DenseLayer(rng.standard_normal((2, 8)), np.zeros(2), "linear")
+    net = Network((DenseLayer(w, np.zeros(8)), out))
     assert apply(net, "magnitude", 0.5).network.sparsity == pytest.approx(0.5, abs=0.01)
