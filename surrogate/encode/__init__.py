@@ -4,6 +4,8 @@ The Pyomo/OMLT part (``add_network``, ``SparseBigMFormulation``, ``omlt_definiti
 first use, so code that only builds matrix models does not pay for importing Pyomo.
 """
 
+from typing import TYPE_CHECKING
+
 from surrogate.encode.inputs import InputColumns, add_input_set
 from surrogate.encode.matrix import MatrixBuilder, MatrixModel
 from surrogate.encode.network import NetworkEncoding, encode_network, needed_neurons, resolve_bounds
@@ -22,6 +24,14 @@ __all__ = [
     "omlt_definition",
     "resolve_bounds",
 ]
+
+if TYPE_CHECKING:  # the real names for type checkers; at run time they load on first use
+    from surrogate.encode.pyomo_block import (
+        FORMULATIONS,
+        SparseBigMFormulation,
+        add_network,
+        omlt_definition,
+    )
 
 _PYOMO = {"FORMULATIONS", "SparseBigMFormulation", "add_network", "omlt_definition"}
 
