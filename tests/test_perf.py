@@ -131,7 +131,7 @@ def test_cli_writes_json(tmp_path: Path) -> None:
     assert list(record["suites"]) == ["build"]
     assert record["bugs"] == []
     assert {t["key"] for t in record["targets"]} == {
-        "dense_ours_matrix_over_stock", "sparse_over_dense_ours_matrix"}
+        "dense_ours_matrix_over_stock", "sparse_over_dense_ours_matrix_build_only"}
 
 
 def test_config_and_cli_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

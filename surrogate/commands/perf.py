@@ -47,6 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="bounds of our MILPs (default symbolic)")
     p.add_argument("--presets", default=None,
                    help="presets suite: comma-separated preset names (default: all candidates)")
+    p.add_argument("--presets-on", choices=("digits", "mnist_fc"), default="digits",
+                   help="presets suite: the problems to measure presets on (default digits)")
     p.add_argument("--vnncomp", default=str(DEFAULT_VNNCOMP),
                    help=f"VNN-COMP benchmark folder holding mnist_fc/ (default {DEFAULT_VNNCOMP})")
     p.add_argument("--blas-threads", type=int, default=None,
@@ -68,10 +70,12 @@ def run(args: argparse.Namespace) -> int:
         time_limit_s=args.time_limit, limit=args.limit, repeats=args.repeats,
         build_sizes=tuple(args.sizes), build_sparsity=args.sparsity, bounds=args.bounds,
         seed=args.seed, vnncomp_dir=args.vnncomp, presets=presets,
-        blas_threads=args.blas_threads, reuse_stock=args.reuse_stock, progress=stderr_progress,
+        blas_threads=args.blas_threads, reuse_stock=args.reuse_stock,
+        presets_on=args.presets_on, progress=stderr_progress,
     )
     suites = ("build", "mnist_fc", "digits", "maximize") if args.suite == "all" else (args.suite,)
-    if "mnist_fc" in suites and not (Path(args.vnncomp) / "mnist_fc").is_dir():
+    needs_vnncomp = "mnist_fc" in suites or (args.suite == "presets" and args.presets_on == "mnist_fc")
+    if needs_vnncomp and not (Path(args.vnncomp) / "mnist_fc").is_dir():
         raise InputError(f"no mnist_fc/ folder under {args.vnncomp}: pass --vnncomp DIR")
     record = run_perf(suites, cfg, argv=_command_line(args))
     write_json(args.out, record)
@@ -91,6 +95,8 @@ def _command_line(args: argparse.Namespace) -> list[str]:
             "--sparsity", f"{args.sparsity:g}", "--bounds", args.bounds, "--seed", str(args.seed)]
     if args.presets:
         cmd += ["--presets", args.presets]
+    if args.suite == "presets":
+        cmd += ["--presets-on", args.presets_on]
     if args.blas_threads is not None:
         cmd += ["--blas-threads", str(args.blas_threads)]
     if args.reuse_stock:
