@@ -30,6 +30,7 @@ HiGHS' default (all cores) and ours its configured count, as each would in a fre
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import math
@@ -665,7 +666,7 @@ def _build_variant(name: str, network: Network, box: Box, cfg: PerfConfig) -> di
         del m
         # bounds and matrix builds take milliseconds: more repeats for a stable median
         fast = max(cfg.repeats, FAST_REPEATS)
-        b, tb = _repeat(lambda bm=bm: compute_bounds(network, box, bm), fast)
+        b, tb = _repeat(functools.partial(compute_bounds, network, box, bm), fast)
         model, tm = _repeat(_matrix_build(network, box, b), fast)
         row["times_s"][f"ours_bounds_{bm}"] = tb
         row["times_s"][f"ours_matrix_{bm}"] = tm
