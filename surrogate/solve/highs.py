@@ -26,10 +26,13 @@ from surrogate.errors import SolverError
 
 __all__ = ["SolveResult", "TracePoint", "solve_matrix", "PRESETS"]
 
-#: HiGHS option presets for neural-network MILPs (see docs/performance.md for how they were chosen).
+#: HiGHS option presets. Chosen by measurement (``surrogate perf --suite presets``, docs/performance.md):
+#: on the digits verification grid nine candidates (heuristic effort, presolve, symmetry, cuts, LP age,
+#: restarts, 2 threads) were within noise of HiGHS's defaults with one thread, and 2 threads and higher
+#: heuristic effort were slower on average, so the default preset is HiGHS's defaults (1 thread).
 PRESETS: dict[str, dict[str, object]] = {
     "default": {},
-    "nn": {"mip_heuristic_effort": 0.2},
+    "no-symmetry": {"mip_detect_symmetry": False},
 }
 
 _STATUS = {
