@@ -642,11 +642,14 @@ def _pyomo_size(m: Any) -> dict[str, int]:
     }
 
 
-def _repeat(fn: Callable[[], Any], repeats: int) -> tuple[Any, list[float]]:
+def _repeat(fn: Callable[[], Any], repeats: int, *, collect_each: bool = True
+            ) -> tuple[Any, list[float]]:
+    """``repeats`` timings of ``fn``; the garbage collector runs before each one (Pyomo builds
+    leave many objects behind) or, with ``collect_each=False``, only before the first."""
     times, out = [], None
-    for _ in range(repeats):
+    for k in range(repeats):
         out = None
-        out, t = _timed(fn, collect=True)
+        out, t = _timed(fn, collect=collect_each or k == 0)
         times.append(t)
     return out, times
 
@@ -666,8 +669,9 @@ def _build_variant(name: str, network: Network, box: Box, cfg: PerfConfig) -> di
         del m
         # bounds and matrix builds take milliseconds: more repeats for a stable median
         fast = max(cfg.repeats, FAST_REPEATS)
-        b, tb = _repeat(functools.partial(compute_bounds, network, box, bm), fast)
-        model, tm = _repeat(_matrix_build(network, box, b), fast)
+        b, tb = _repeat(functools.partial(compute_bounds, network, box, bm), fast,
+                        collect_each=False)
+        model, tm = _repeat(_matrix_build(network, box, b), fast, collect_each=False)
         row["times_s"][f"ours_bounds_{bm}"] = tb
         row["times_s"][f"ours_matrix_{bm}"] = tm
         row[f"ours_size_{bm}"] = model.size()
