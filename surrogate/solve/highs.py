@@ -167,6 +167,9 @@ def solve_matrix(
             # warm start is recorded here as the first incumbent.
             record(ws, model.objective_value(ws), float("nan"))
     if not stop["flag"]:
+        # HiGHS sizes a process-wide thread scheduler on its first run; after a solve with another
+        # thread count (e.g. a Pyomo solve in the same process) run() fails with "Not Set" unless reset.
+        highspy.Highs.resetGlobalScheduler(True)
         run_status = h.run()
         if run_status == highspy.HighsStatus.kError:
             raise SolverError(f"HiGHS failed: {h.modelStatusToString(h.getModelStatus())}")
