@@ -27,8 +27,10 @@ What the answers guarantee:
   on our float64 forward pass, and (c) meets it on **onnxruntime**'s outputs at ``x`` up to
   :data:`ORT_TOL`. ``counterexample_y`` is onnxruntime's output, as VNN-COMP checks it.
 * ``unsat``: the MILP of the **dense** network proved every case (dual bound ``> PROOF_MARGIN``,
-  see :mod:`surrogate.solve.run`). A surrogate run never proves anything: pruning changes the
-  function, so the absence of a counterexample on the surrogate says nothing about the network.
+  or, since the dense MILP gets HiGHS's proof cutoff ``objective_bound = PROOF_MARGIN``, HiGHS
+  found no point at all with ``t <= PROOF_MARGIN``; see :mod:`surrogate.solve.run`). A
+  surrogate run never proves anything: pruning changes the function, so the absence of a
+  counterexample on the surrogate says nothing about the network.
 * ``timeout``: everything else (time ran out, or a candidate failed a check).
 
 A time limit is a normal outcome; only bad inputs (missing files, sizes that do not match,
@@ -291,6 +293,7 @@ def _milp(
     run = run_milp(
         inst.problems[k], net, label=label, sparsity=sparsity, time_limit_s=limit, bounds=b,
         warm_start=warm, confirm=confirm, seed=inst.seed, progress=inst.progress,
+        cutoff=net is None,  # the dense MILP, after the attack: HiGHS's proof cutoff
     )
     d = run.to_dict()
     d.pop("trace", None)

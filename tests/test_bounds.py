@@ -64,20 +64,39 @@ def points_of(input_set: Box | L1Ball, seed: int, n: int = 2000) -> np.ndarray:
     return x
 
 
+def pruned(net: Network, sparsity: float, layers: list[int], seed: int) -> Network:
+    """``net`` with a random ``sparsity`` share of the weights of ``layers`` set to zero."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k, layer in enumerate(net.layers):
+        w = layer.weight
+        if k in layers:
+            w = np.where(rng.random(w.shape) < sparsity, 0.0, w)
+        out.append(layer.replace(weight=w))
+    return Network(tuple(out))
+
+
+# (id, widths, set, linear hidden layer, (sparsity, pruned layers) or None)
 CASES = [
-    ("box-4-12-10-3", [4, 12, 10, 3], "box", None),
-    ("box-6-16-16-16-2", [6, 16, 16, 16, 2], "box", None),
-    ("l1-8-20-15-4", [8, 20, 15, 4], "l1", None),
-    ("box-linear-hidden", [5, 10, 8, 6, 3], "box", 1),
-    ("l1-linear-hidden", [5, 10, 8, 6, 3], "l1", 1),
+    ("box-4-12-10-3", [4, 12, 10, 3], "box", None, None),
+    ("box-6-16-16-16-2", [6, 16, 16, 16, 2], "box", None, None),
+    ("l1-8-20-15-4", [8, 20, 15, 4], "l1", None, None),
+    ("box-linear-hidden", [5, 10, 8, 6, 3], "box", 1, None),
+    ("l1-linear-hidden", [5, 10, 8, 6, 3], "l1", 1, None),
+    # pruned layers are back-substituted with sparse products (SPARSE_DENSITY), dense ones not
+    ("box-pruned-all", [10, 30, 30, 30, 4], "box", None, (0.85, [0, 1, 2, 3])),
+    ("l1-pruned-mixed", [10, 30, 30, 30, 4], "l1", None, (0.8, [1, 3])),
+    ("box-pruned-mixed", [10, 30, 30, 30, 4], "box", None, (0.8, [0, 2])),
 ]
 
 
 @pytest.fixture(params=CASES, ids=[c[0] for c in CASES], scope="module")
 def case(request: pytest.FixtureRequest) -> tuple[Network, Box | L1Ball, dict[str, Bounds]]:
-    _, widths, kind, linear_hidden = request.param
+    _, widths, kind, linear_hidden, prune = request.param
     seed = len(widths) * 10 + widths[1]
     net = random_net(widths, seed, linear_hidden)
+    if prune is not None:
+        net = pruned(net, prune[0], prune[1], seed)
     s = random_box(widths[0], seed) if kind == "box" else random_l1(widths[0], seed)
     return net, s, {m: compute_bounds(net, s, m) for m in METHODS}
 
@@ -94,6 +113,26 @@ def test_bounds_contain_every_sampled_pre_activation(case, method: str) -> None:
         if net.layers[k].activation == "relu":
             assert np.all(z[:, b.stable_inactive(k)] <= 0.0)
             assert np.all(z[:, b.stable_active(k)] >= 0.0)
+
+
+@pytest.mark.parametrize("case_id", ["box-pruned-all", "l1-pruned-mixed", "box-pruned-mixed"])
+def test_sparse_back_substitution_equals_the_dense_one(
+    case_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import surrogate.bounds.symbolic as symbolic
+
+    _, widths, kind, _, (sparsity, layers) = next(c for c in CASES if c[0] == case_id)
+    seed = len(widths) * 10 + widths[1]
+    net = pruned(random_net(widths, seed), sparsity, layers, seed)
+    assert {k for k, layer in enumerate(net.layers) if layer.density <= symbolic.SPARSE_DENSITY} \
+        == set(layers)
+    s = random_box(widths[0], seed) if kind == "box" else random_l1(widths[0], seed)
+    fast = symbolic_bounds(net, s)
+    monkeypatch.setattr(symbolic, "SPARSE_DENSITY", -1.0)  # every product dense
+    slow = symbolic_bounds(net, s)
+    for k in range(len(net.layers)):
+        np.testing.assert_allclose(fast.lower[k], slow.lower[k], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(fast.upper[k], slow.upper[k], rtol=1e-12, atol=1e-12)
 
 
 def test_methods_are_nested_interval_symbolic_lp(case) -> None:

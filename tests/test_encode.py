@@ -196,3 +196,17 @@ def test_fortran_ordered_weights_prune_like_c_ordered() -> None:
     out = DenseLayer(rng.standard_normal((2, 8)), np.zeros(2), "linear")
     net = Network((DenseLayer(w, np.zeros(8)), out))
     assert apply(net, "magnitude", 0.5).network.sparsity == pytest.approx(0.5, abs=0.01)
+
+
+def test_layer_csr_is_the_weight_and_cannot_go_stale() -> None:
+    from surrogate.network.spec import DenseLayer
+
+    w = np.array([[0.0, 1.5, 0.0], [-2.0, 0.0, 0.25]])
+    layer = DenseLayer(w, np.zeros(2))
+    assert layer.csr is layer.csr  # computed once
+    np.testing.assert_array_equal(layer.csr.toarray(), w)
+    assert layer.nonzeros == 3 and layer.density == pytest.approx(0.5)
+    w[0, 0] = 9.0  # the layer copied its input
+    assert layer.csr.nnz == 3
+    with pytest.raises(ValueError, match="read-only"):
+        layer.weight[0, 0] = 9.0

@@ -67,7 +67,8 @@ def test_build_suite_small_network_json_shape() -> None:
     n_weights = 64 * 32 + 32 * 32 + 32 * 10
     assert dense["nonzeros"] == n_weights
     assert pruned["nonzeros"] == pytest.approx(0.1 * n_weights, abs=3)
-    keys = {"stock_pyomo", "ours_pyomo_interval", "ours_pyomo_symbolic", "ours_bounds_interval",
+    keys = {"stock_pyomo", "stock_pyomo_nogc", "ours_pyomo_interval", "ours_pyomo_symbolic",
+            "ours_bounds_interval",
             "ours_matrix_interval", "ours_bounds_symbolic", "ours_matrix_symbolic",
             "ours_matrix_total_symbolic", "ours_matrix_total_interval"}
     for row in out["rows"]:
@@ -131,7 +132,9 @@ def test_cli_writes_json(tmp_path: Path) -> None:
     assert list(record["suites"]) == ["build"]
     assert record["bugs"] == []
     assert {t["key"] for t in record["targets"]} == {
-        "dense_ours_matrix_over_stock", "sparse_over_dense_ours_matrix_build_only"}
+        "dense_ours_matrix_over_stock", "dense_ours_pyomo_symbolic_over_stock",
+        "dense_ours_pyomo_symbolic_over_stock_nogc", "sparse_over_dense_ours_matrix",
+        "sparse_over_dense_ours_matrix_build_only", "sparse_over_dense_ours_pyomo_symbolic"}
 
 
 def test_config_and_cli_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -135,3 +135,53 @@ def test_attack_respects_its_deadline(digits) -> None:
     assert not res.success
     assert time.perf_counter() - t0 < 5.0
     assert prob.input_set.contains(res.x)
+
+
+# ------------------------------------------------------------------ the proof cutoff (dense only)
+def hard_digits_case(digits):
+    """digits-2x32 around test image 0: L-inf 0.1 holds (34 unstable ReLUs, a few dozen nodes),
+    0.15 has an adversarial (45 unstable ReLUs; the MILP finds it in about a second)."""
+    net = load_model("digits-2x32")
+    return net, digits.x_test[0]
+
+
+@pytest.mark.parametrize("eps, expected", [(0.1, "unsat"), (0.15, "sat")])
+def test_cutoff_gives_the_same_verdicts_as_the_plain_dual_bound(digits, eps: float, expected: str
+                                                                ) -> None:
+    net, x0 = hard_digits_case(digits)
+    prob = robustness_problem(net, x0, eps, norm="linf", target="any")
+    with_cutoff = run_milp(prob, time_limit_s=60, cutoff=True)
+    plain = run_milp(prob, time_limit_s=60)
+    assert with_cutoff.cutoff == pytest.approx(1e-6) and plain.cutoff is None
+    assert with_cutoff.verdict == plain.verdict == expected
+    if expected == "sat":
+        x = np.array(with_cutoff.counterexample_x)
+        assert prob.input_set.contains(x) and int(np.argmax(net.forward(x))) != prob.label
+
+
+def test_cutoff_status_is_read_as_a_proof_only_for_dense_runs() -> None:
+    from surrogate.bench.networks import random_mlp
+
+    net = random_mlp((4, 6, 6, 3), seed=4)  # 3 unstable ReLUs at eps 0.05; min t = 0.0377
+    prob = robustness_problem(net, np.full(4, 0.5), 0.05, target="any")
+    plain = run_milp(prob, time_limit_s=10, stop_on_proof=False)
+    assert plain.status == "optimal" and plain.verdict == "unsat"
+    # cold start, no early stop: with the cutoff HiGHS finds no solution at all (all t > 1e-6)
+    r = run_milp(prob, time_limit_s=10, stop_on_proof=False, cutoff=True, warm_start=None)
+    assert (r.status, r.verdict, r.incumbents) == ("cutoff", "unsat", 0)
+    # warm-started: HiGHS keeps the start point (t = 0.055) and closes its gap there; the bound
+    # reported is capped at the cutoff, the lower bound on min t that run really gives
+    w = run_milp(prob, time_limit_s=10, stop_on_proof=False, cutoff=True)
+    assert w.verdict == "unsat" and w.bound == pytest.approx(1e-6)
+    assert plain.bound == pytest.approx(plain.surrogate_objective) and plain.bound > w.bound
+    # the same network passed as a "surrogate" copy: never a cutoff, never a proof
+    copy = Network(tuple(net.layers))
+    s = run_milp(prob, copy, label="copy", time_limit_s=10)
+    assert s.cutoff is None and s.verdict == "unknown" and s.status != "cutoff"
+    with pytest.raises(InputError, match=r"cutoff=True needs a verification problem on the dense "
+                                         r"network"):
+        run_milp(prob, copy, time_limit_s=10, cutoff=True)
+    maxprob = MaximizationProblem(identity_net(), Box(np.zeros(2), np.ones(2)))
+    with pytest.raises(InputError, match="cutoff=True needs a verification problem"):
+        run_milp(maxprob, time_limit_s=10, cutoff=True)
+    assert run_milp(maxprob, time_limit_s=10).cutoff is None

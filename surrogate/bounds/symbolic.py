@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import scipy.sparse as sp
 
 from surrogate.bounds.interval import (
     Bounds,
@@ -64,6 +65,43 @@ def relaxation(
     return a_lo, a_up, c_up
 
 
+#: A layer whose weight has at most this share of nonzeros is back-substituted with sparse
+#: products, so symbolic bounds of a pruned network cost time in its nonzeros.
+SPARSE_DENSITY = 0.3
+
+
+def _relax_dense(
+    coef: np.ndarray, const: np.ndarray, is_upper: np.ndarray,
+    a_lo: np.ndarray, a_up: np.ndarray, c_up: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Replace ``h_k`` in the rows ``coef @ h_k + const`` by its relaxation lines."""
+    pos = np.maximum(coef, 0.0)
+    neg = np.minimum(coef, 0.0)
+    # upper rows: positive coefficients take the upper line, negative ones the lower line
+    upper_side = np.where(is_upper[:, None], pos, neg)
+    const = const + upper_side @ c_up
+    coef = np.where(is_upper[:, None], pos * a_up + neg * a_lo, pos * a_lo + neg * a_up)
+    return coef, const
+
+
+def _relax_sparse(
+    coef: sp.csr_matrix, const: np.ndarray, is_upper: np.ndarray,
+    a_lo: np.ndarray, a_up: np.ndarray, c_up: np.ndarray,
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """:func:`_relax_dense` on the nonzeros of a CSR ``coef`` (same arithmetic, entry by entry)."""
+    n_rows = coef.shape[0]
+    rows = np.repeat(np.arange(n_rows), np.diff(coef.indptr))
+    cols, v = coef.indices, coef.data
+    upper_line = (v > 0.0) == is_upper[rows]  # upper row & positive, or lower row & negative
+    const = const + np.bincount(
+        rows, weights=np.where(upper_line, v * c_up[cols], 0.0), minlength=n_rows
+    )
+    new = v * np.where(upper_line, a_up[cols], a_lo[cols])
+    out = sp.csr_matrix((new, cols.copy(), coef.indptr.copy()), shape=coef.shape)
+    out.eliminate_zeros()  # dead neurons (slope 0) drop out
+    return out, const
+
+
 def _back_substitute(
     network: Network,
     i: int,
@@ -73,26 +111,32 @@ def _back_substitute(
     """Raw lower and upper bounds of ``z_i`` by back-substitution through layers ``i-1 .. 0``.
 
     The upper-bound rows (``m`` of them) and lower-bound rows are stacked into one ``(2m, n)``
-    coefficient matrix so that each layer costs a single matrix product."""
+    coefficient matrix so that each layer costs a single matrix product. While the coefficients
+    are sparse (a pruned layer ``i``) they are kept in CSR form; a product with a sparse layer
+    weight is a sparse product."""
     layer = network.layers[i]
     m = layer.n_out
-    coef = np.vstack([layer.weight, layer.weight])  # rows 0..m-1: upper, m..2m-1: lower
+    coef: np.ndarray | sp.csr_matrix
+    if layer.density <= SPARSE_DENSITY:
+        coef = sp.vstack([layer.csr, layer.csr], format="csr")
+    else:
+        coef = np.vstack([layer.weight, layer.weight])  # rows 0..m-1: upper, m..2m-1: lower
     const = np.concatenate([layer.bias, layer.bias])
     is_upper = np.arange(2 * m) < m
     for k in range(i - 1, -1, -1):
-        a_lo, a_up, c_up = relax[k]
-        pos = np.maximum(coef, 0.0)
-        neg = np.minimum(coef, 0.0)
-        # upper rows: positive coefficients take the upper line, negative ones the lower line
-        upper_side = np.where(is_upper[:, None], pos, neg)
-        const = const + upper_side @ c_up
-        coef = np.where(
-            is_upper[:, None], pos * a_up + neg * a_lo, pos * a_lo + neg * a_up
-        )
-        keep = np.flatnonzero(np.any(coef != 0.0, axis=0))  # drop dead neurons' columns
-        w = network.layers[k].weight[keep]
-        const = const + coef[:, keep] @ network.layers[k].bias[keep]
-        coef = coef[:, keep] @ w
+        lk = network.layers[k]
+        if sp.issparse(coef):
+            coef, const = _relax_sparse(coef, const, is_upper, *relax[k])
+            const = const + coef @ lk.bias
+            coef = np.asarray(coef @ lk.weight)  # sparse @ dense: a dense array
+        else:
+            coef, const = _relax_dense(coef, const, is_upper, *relax[k])
+            keep = np.flatnonzero(np.any(coef != 0.0, axis=0))  # drop dead neurons' columns
+            const = const + coef[:, keep] @ lk.bias[keep]
+            if lk.density <= SPARSE_DENSITY:
+                coef = np.asarray(lk.csr[keep].T @ coef[:, keep].T).T  # dense @ sparse
+            else:
+                coef = coef[:, keep] @ lk.weight[keep]
     hi = linear_max(coef[:m], const[:m], input_set)
     lo = -linear_max(-coef[m:], -const[m:], input_set)
     return lo, hi

@@ -88,19 +88,26 @@ def needed_neurons(network: Network) -> list[np.ndarray]:
     n = len(network.layers)
     needed = [np.ones(layer.n_out, dtype=bool) for layer in network.layers]
     for i in range(n - 1, 0, -1):
-        w = network.layers[i].weight[needed[i]]
-        needed[i - 1] = np.any(w != 0, axis=0)
+        w = network.layers[i].csr[np.flatnonzero(needed[i])]
+        reach = np.zeros(network.layers[i].n_in, dtype=bool)
+        reach[w.indices] = True
+        needed[i - 1] = reach
     return needed
 
 
 def _affine_rows(
     W: sp.csr_matrix, sel: np.ndarray, prev_cols: np.ndarray, own_cols: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Coordinates of rows ``own - W[sel] h_prev`` (row ids local, ``0..len(sel)-1``)."""
-    sub = W[sel].tocoo()
-    rows = np.concatenate([sub.row, np.arange(sel.size)])
-    cols = np.concatenate([prev_cols[sub.col], own_cols])
-    vals = np.concatenate([-sub.data, np.ones(sel.size)])
+    """Coordinates of rows ``own - W[sel] h_prev`` (row ids local, ``0..len(sel)-1``); terms on a
+    previous neuron without a column (``prev_cols < 0``: constant 0) are left out."""
+    sub = W[sel]
+    counts = np.diff(sub.indptr)
+    row = np.repeat(np.arange(sel.size), counts)
+    col = prev_cols[sub.indices]
+    ok = col >= 0
+    rows = np.concatenate([row[ok], np.arange(sel.size)])
+    cols = np.concatenate([col[ok], own_cols])
+    vals = np.concatenate([-sub.data[ok], np.ones(sel.size)])
     return rows, cols, vals
 
 
@@ -141,9 +148,8 @@ def encode_network(
             raise InputError(f"bounds of layer {i} are inverted at neuron {j}: {lo[j]} > {hi[j]}")
         # a constant neuron can come out with upper < lower by float rounding (~1e-17): same value
         hi = np.maximum(hi, lo)
-        valid = prev_cols >= 0
-        W = sp.csr_matrix(layer.weight[:, valid])
-        pcols = prev_cols[valid]
+        W = layer.csr
+        pcols = prev_cols
         b = layer.bias
         n = layer.n_out
         post = np.full(n, -1, dtype=np.int64)

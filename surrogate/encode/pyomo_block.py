@@ -21,6 +21,7 @@ constraints), because the big-M constants are only valid on it.
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any
 
@@ -95,6 +96,18 @@ class SparseBigMFormulation(_PyomoFormulation):
         return list(range(self.network.n_outputs))
 
     def _build_formulation(self) -> None:
+        # Pyomo creates several objects per term; the cyclic garbage collector would scan the
+        # growing heap again and again (about 80 % of the build time on a 784-512-512-10 net).
+        # Nothing built here is garbage, so collection is paused and restored afterwards.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._build_rows()
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _build_rows(self) -> None:
         t0 = time.perf_counter()
         blk = self.block
         builder = MatrixBuilder()

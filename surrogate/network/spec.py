@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import cached_property
+from typing import Any, Literal
 
 import numpy as np
 
@@ -61,7 +62,22 @@ class DenseLayer:
 
     @property
     def nonzeros(self) -> int:
-        return int(np.count_nonzero(self.weight))
+        return int(self.csr.nnz)
+
+    @cached_property
+    def csr(self) -> Any:
+        """The weight as a ``scipy.sparse.csr_matrix`` of its nonzeros (computed once: the
+        weight is read-only), so encodings and bounds cost time in the nonzeros, not the shape."""
+        import scipy.sparse as sp
+
+        m = sp.csr_matrix(self.weight)
+        m.sort_indices()
+        return m
+
+    @property
+    def density(self) -> float:
+        """Share of weight entries that are nonzero."""
+        return self.csr.nnz / max(1, self.weight.size)
 
     def replace(
         self,

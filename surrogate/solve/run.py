@@ -11,6 +11,16 @@ Verdicts (verification problems): ``sat`` only with a dense-confirmed counterexa
 **dense** network proved it (dual bound > ``PROOF_MARGIN``, and HiGHS did not report the model
 infeasible or unbounded: the input set is never empty, so that would be a numerical failure);
 anything else is ``unknown``.
+
+The one exception to "infeasible is a failure": a dense verification run with ``cutoff=True`` hands
+HiGHS the cutoff ``objective_bound = PROOF_MARGIN`` (only solutions with ``t <= PROOF_MARGIN`` count,
+so HiGHS prunes every node whose bound exceeds it and uses the cutoff in propagation). When HiGHS
+then ends infeasible (status ``"cutoff"`` here), no input reaches ``t <= PROOF_MARGIN``: the same
+proof as a dual bound ``> PROOF_MARGIN``, found much sooner on hard instances. It is never used on
+a surrogate (a surrogate incumbent with ``t > 0`` can still be a dense counterexample) nor for
+maximisation (no threshold). With the cutoff, HiGHS's dual bound only speaks of the points with
+``t <= PROOF_MARGIN``: the proof is the same test (dual bound ``> PROOF_MARGIN``), and the
+``bound`` reported is capped at ``PROOF_MARGIN``, the largest lower bound on ``min t`` it gives.
 """
 
 from __future__ import annotations
@@ -75,6 +85,7 @@ class RunResult:
     best_y_dense: tuple[float, ...] | None = None
     counterexample_x: tuple[float, ...] | None = None
     counterexample_y: tuple[float, ...] | None = None
+    cutoff: float | None = None  # the HiGHS objective cutoff of a dense verification run
 
     @property
     def setup_s(self) -> float:
@@ -117,16 +128,30 @@ def run_milp(
     preset: str = "default",
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    cutoff: bool = False,
 ) -> RunResult:
     """Build and solve ``problem`` with ``surrogate`` (default: the dense network itself).
 
     ``warm_start``: an input point, ``"auto"`` (the problem's ``x0`` if it has one, else the centre
     of the input set: every point of the set is feasible, so no run ends without an incumbent), or
-    ``None`` for a cold start."""
+    ``None`` for a cold start.
+
+    ``cutoff``: give HiGHS the proof cutoff (see the module docstring); only for a verification
+    problem on the dense network (else :class:`InputError`). Off by default: it makes proofs much
+    faster, but HiGHS's heuristics then keep no incumbent above the cutoff, which can slow the
+    search for a counterexample when no attack found one first. ``surrogate verify`` uses it for
+    its dense MILPs, after the attack."""
     t_run = time.perf_counter() - prune_s
     dense = problem.network
     net = surrogate if surrogate is not None else dense
     is_dense = surrogate is None or surrogate is dense
+    cutoff_ok = is_dense and problem.kind == "verification" and not problem.maximize
+    if cutoff and not cutoff_ok:
+        raise InputError(
+            "cutoff=True needs a verification problem on the dense network (a surrogate's "
+            "incumbent above the cutoff can still be a dense counterexample)"
+        )
+    use_cutoff = bool(cutoff)
     t0 = time.perf_counter()
     b = resolve_bounds(net, problem.input_set, bounds)
     bounds_s = time.perf_counter() - t0
@@ -143,6 +168,9 @@ def run_milp(
     handle = problem.add_objective(builder, out_cols, out_lo, out_hi)
     model = builder.build()
     build_s = time.perf_counter() - t0
+    # HiGHS compares the cutoff with c.x + offset; on a model without binaries (an LP: every
+    # neuron stable) its simplex would stop with "objective bound" instead, and the LP is quick
+    use_cutoff = use_cutoff and model.offset == 0.0 and model.n_integer > 0
 
     ws = None
     if isinstance(warm_start, str):
@@ -186,7 +214,11 @@ def run_milp(
         warm_start=ws,
         preset=preset,
         seed=seed,
+        options={"objective_bound": PROOF_MARGIN} if use_cutoff else None,
     )
+    status = res.status
+    if use_cutoff and status == "infeasible":
+        status = "cutoff"  # no point with t <= PROOF_MARGIN: the property is proved
     total_s = time.perf_counter() - t_run
 
     verdict = None
@@ -198,10 +230,15 @@ def run_milp(
             and res.status in ("optimal", "stopped", "time_limit")
             and res.bound is not None
             and problem.proves(res.bound - PROOF_MARGIN)
-        ):
+        ) or (is_dense and status == "cutoff"):
             verdict = "unsat"
         else:
             verdict = "unknown"
+    bound = res.bound
+    if use_cutoff and bound is not None:
+        # HiGHS's bound then covers only the points with t <= cutoff (and its incumbent): past
+        # the cutoff, the valid lower bound on min t is the cutoff itself
+        bound = min(bound, PROOF_MARGIN)
     best = state["best"]
     succ = state["success"]
     neurons = dict(enc.stats())
@@ -210,7 +247,7 @@ def run_milp(
         label=label,
         problem=getattr(problem, "describe", lambda: problem.kind)(),
         kind=problem.kind,
-        status=res.status,
+        status=status,
         verdict=verdict,
         sparsity=float(sparsity),
         time_limit_s=float(time_limit_s),
@@ -224,7 +261,7 @@ def run_milp(
         best_dense_objective=None if best is None else best[0],
         best_dense_time_s=None if best is None else best[1],
         surrogate_objective=res.objective,
-        bound=res.bound,
+        bound=bound,
         node_count=res.node_count,
         incumbents=len(trace),
         size=model.size(),
@@ -235,4 +272,5 @@ def run_milp(
         best_y_dense=None if best is None else tuple(map(float, best[3])),
         counterexample_x=None if succ is None else tuple(map(float, succ[1])),
         counterexample_y=None if succ is None else tuple(map(float, succ[2])),
+        cutoff=PROOF_MARGIN if use_cutoff else None,
     )
