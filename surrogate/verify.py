@@ -8,8 +8,8 @@ Flow (the whole instance shares one wall-clock budget ``time_limit_s``, reading 
    :class:`~surrogate.problems.verification.VerificationProblem` per case (input box); compare our
    float64 network with onnxruntime at the first box's centre (a misread file is an error);
 2. optionally prune the network once (``prune_method`` / ``sparsity``): the *surrogate*;
-3. PGD attacks on the dense network (:func:`~surrogate.problems.attack.pgd_attack`), one unsafe
-   conjunction at a time, most nearly violated at the box centre first: one whole round, then
+3. PGD attacks on the dense network (:func:`~surrogate.problems.attack.pgd_attack`), all unsafe
+   conjunctions of a case in one batch, case by case: one whole round, then
    more rounds with new seeds (at most :data:`ATTACK_ROUNDS`) while the attack has used less than
    :data:`ATTACK_SHARE` of the time. An attack point that passes the checks below settles ``sat``
    at once;
@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -213,22 +213,16 @@ class _Instance:
             self.progress(message)
 
 
-def _attack_order(problem: VerificationProblem, box: Box) -> list[int]:
-    """Unsafe conjunctions by their violation at the box centre, most nearly violated first."""
-    y = problem.network.forward(box.center())
-    return sorted(range(len(problem.unsafe)), key=lambda i: problem.unsafe[i].violation(y))
-
-
 def _attack_once(
-    inst: _Instance, k: int, i: int, seed: int, record: dict
+    inst: _Instance, k: int, seed: int, record: dict, end: float
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """One PGD run on conjunction ``i`` of case ``k``; returns the checked ``(x, y_ort)`` or None.
-
-    ``record["attack"]`` accumulates the attempts, ``record["_best"]`` keeps the best dense point
-    (the MILP's warm start)."""
+    """One PGD run on every unsafe conjunction of case ``k`` (batched, see
+    :func:`~surrogate.problems.attack.pgd_attack`), stopping by ``end``; returns the checked
+    ``(x, y_ort)`` or None. ``record["attack"]`` accumulates the attempts, ``record["_best"]``
+    keeps the best dense point (the MILP's warm start)."""
     t0 = time.perf_counter()
     problem = inst.problems[k]
-    res = pgd_attack(replace(problem, unsafe=(problem.unsafe[i],)), seed=seed)
+    res = pgd_attack(problem, seed=seed, deadline_s=max(end - t0, 0.0))
     ok, xc, y_ort = check_counterexample(inst.onnx_path, inst.network, inst.cases[k], res.x)
     objective = problem.objective_of_outputs(inst.network.forward(xc))
     if "_best" not in record or objective < record["_best"][0]:
@@ -245,18 +239,16 @@ def _attack_once(
 def _attack_all(
     inst: _Instance, records: list[dict], attack_end: float
 ) -> tuple[int, np.ndarray, np.ndarray] | None:
-    """PGD rounds over every (case, conjunction) pair, most promising conjunction first, a new
-    seed each round: the first round whole (within the instance's time), more rounds (up to
-    :data:`ATTACK_ROUNDS`) until ``attack_end``. Returns ``(case, x, y_ort)`` of the first checked
-    counterexample, or None."""
-    pairs = [(k, i) for k, problem in enumerate(inst.problems)
-             for i in _attack_order(problem, inst.cases[k].box)]
+    """PGD rounds over every case (all its conjunctions at once), a new seed each round: the
+    first round whole (within the instance's time), more rounds (up to :data:`ATTACK_ROUNDS`)
+    until ``attack_end``. Returns ``(case, x, y_ort)`` of the first checked counterexample, or
+    None."""
     for rnd in range(ATTACK_ROUNDS):
-        for k, i in pairs:
+        for k in range(len(inst.problems)):
             end = inst.deadline if rnd == 0 else attack_end
             if time.perf_counter() >= end:
                 return None
-            hit = _attack_once(inst, k, i, inst.seed + rnd, records[k])
+            hit = _attack_once(inst, k, inst.seed + rnd, records[k], end)
             if hit is not None:
                 return (k, *hit)
     return None

@@ -137,6 +137,28 @@ def test_attack_respects_its_deadline(digits) -> None:
     assert prob.input_set.contains(res.x)
 
 
+def test_attack_batches_all_disjuncts_and_finds_the_only_reachable_one() -> None:
+    from surrogate.problems import attack
+    from surrogate.problems.verification import Conjunction, VerificationProblem
+
+    net = identity_net()  # y = relu(x) on the unit box
+    impossible = [Conjunction([[-1.0, 0.0]], [-2.0 - k]) for k in range(40)]  # y0 >= 2 + k
+    reachable = Conjunction([[0.0, -1.0], [1.0, 0.0]], [-0.9, 0.1])  # y1 >= 0.9 and y0 <= 0.1
+    prob = VerificationProblem(net, Box(np.zeros(2), np.ones(2)), tuple(impossible) + (reachable,))
+    per_batch = attack.MAX_BATCH_POINTS // 8
+    assert len(prob.unsafe) > per_batch  # two batches: the reachable disjunct is in the second
+    res = attack.pgd_attack(prob, restarts=8)
+    assert res.success and res.objective <= 0.0
+    y = net.forward(res.x)
+    assert prob.input_set.contains(res.x) and y[1] >= 0.9 and y[0] <= 0.1
+    assert res.iterations > per_batch * 8  # the first batch ran its steps in full
+    # without the reachable disjunct: no success, and the reported objective is the float64 one
+    miss = attack.pgd_attack(VerificationProblem(net, prob.input_set, tuple(impossible)), steps=20)
+    assert not miss.success
+    assert miss.objective == pytest.approx(min(c.violation(net.forward(miss.x)) for c in impossible))
+    assert miss.objective == pytest.approx(1.0)  # best: x0 = 1, so y0 >= 2 misses by exactly 1
+
+
 # ------------------------------------------------------------------ the proof cutoff (dense only)
 def hard_digits_case(digits):
     """digits-2x32 around test image 0: L-inf 0.1 holds (34 unstable ReLUs, a few dozen nodes),
