@@ -210,3 +210,26 @@ def test_layer_csr_is_the_weight_and_cannot_go_stale() -> None:
     assert layer.csr.nnz == 3
     with pytest.raises(ValueError, match="read-only"):
         layer.weight[0, 0] = 9.0
+
+
+def test_pyomo_build_restores_the_garbage_collector_state() -> None:
+    import gc
+
+    net = random_net(np.random.default_rng(5), [3, 4, 2])
+    box = Box(np.zeros(3), np.ones(3))
+    assert gc.isenabled()
+    add_network(pyo.ConcreteModel(), net, box)
+    assert gc.isenabled()  # paused during the build only
+    gc.disable()
+    try:
+        add_network(pyo.ConcreteModel(), net, box)
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
+    # a build that fails midway still gives the collector back
+    m = pyo.ConcreteModel()
+    bad = compute_bounds(net, box, "interval")
+    inverted = type(bad)(tuple(bad.upper), tuple(bad.lower), "interval", 0.0)
+    with pytest.raises(InputError, match="inverted"):
+        add_network(m, net, box, bounds=inverted)
+    assert gc.isenabled()

@@ -24,7 +24,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from surrogate.bench.store import STORE_NAME, ResultStore
+from surrogate.bench.store import COLUMNS, STORE_NAME, ResultStore
 from surrogate.errors import ModelFileError
 
 __all__ = ["OBJ_RTOL", "Campaign", "Run", "better", "load_campaign", "median"]
@@ -180,30 +180,8 @@ def load_campaign(run_dir: str | Path) -> Campaign:
 
 
 def _run(row: dict[str, Any]) -> Run:
-    return Run(
-        **{
-            k: row[k]
-            for k in (
-                "key",
-                "campaign",
-                "network",
-                "method",
-                "sparsity",
-                "config",
-                "instance",
-                "seed",
-                "time_limit_s",
-                "status",
-                "outcome",
-                "error",
-                "wall_s",
-                "record",
-                "started_at",
-                "finished_at",
-                "worker",
-            )
-        }
-    )
+    """A :class:`Run` from a store row (every column of the ``results`` table)."""
+    return Run(**{k: row[k] for k in COLUMNS})
 
 
 def median(values: Iterable[float]) -> float | None:
