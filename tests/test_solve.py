@@ -191,6 +191,7 @@ def test_cutoff_status_is_read_as_a_proof_only_for_dense_runs() -> None:
     # cold start, no early stop: with the cutoff HiGHS finds no solution at all (all t > 1e-6)
     r = run_milp(prob, time_limit_s=10, stop_on_proof=False, cutoff=True, warm_start=None)
     assert (r.status, r.verdict, r.incumbents) == ("cutoff", "unsat", 0)
+    assert r.bound == pytest.approx(1e-6)  # what "infeasible under the cutoff" proves
     # warm-started: HiGHS keeps the start point (t = 0.055) and closes its gap there; the bound
     # reported is capped at the cutoff, the lower bound on min t that run really gives
     w = run_milp(prob, time_limit_s=10, stop_on_proof=False, cutoff=True)
@@ -207,3 +208,28 @@ def test_cutoff_status_is_read_as_a_proof_only_for_dense_runs() -> None:
     with pytest.raises(InputError, match="cutoff=True needs a verification problem"):
         run_milp(maxprob, time_limit_s=10, cutoff=True)
     assert run_milp(maxprob, time_limit_s=10).cutoff is None
+
+
+def test_cutoff_verdicts_match_the_exact_optimum_on_random_networks() -> None:
+    """Against the MILP solved to optimality without any early stop: the cutoff run never
+    answers differently (sat iff min t <= 0), cold or warm started."""
+    from surrogate.bench.networks import random_mlp
+
+    seen = set()
+    for seed in range(20):
+        net = random_mlp((4, 10, 10, 3), seed=seed)
+        x0 = np.random.default_rng(seed).random(4)
+        for eps in (0.05, 0.15, 0.3, 0.5):
+            prob = robustness_problem(net, x0, eps, target="any")
+            exact = run_milp(prob, time_limit_s=30, stop_on_success=False, stop_on_proof=False)
+            assert exact.status == "optimal"
+            truth = "sat" if exact.surrogate_objective <= 0 else "unsat"
+            for ws in ("auto", None):
+                r = run_milp(prob, time_limit_s=30, cutoff=True, warm_start=ws)
+                assert r.verdict == truth, (seed, eps, ws, exact.surrogate_objective, r.status)
+                if truth == "unsat":  # the bound reported is the one the cutoff run proves
+                    assert r.bound == pytest.approx(1e-6) and exact.surrogate_objective > 1e-6
+                seen.add((truth, r.status))
+    # both answers, and both ways HiGHS ends a proof under the cutoff, were exercised
+    assert {"sat", "unsat"} <= {t for t, _ in seen}
+    assert ("unsat", "cutoff") in seen

@@ -25,6 +25,7 @@ maximisation (no threshold). With the cutoff, HiGHS's dual bound only speaks of 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -185,7 +186,7 @@ def run_milp(
         problem.fill_objective(handle, net.forward(x_ws), ws)
 
     trace: list[TraceEntry] = []
-    state: dict[str, Any] = {"success": None, "best": None}
+    state: dict[str, Any] = {"success": None, "best": None, "proved": None}
     sign = -1.0 if problem.maximize else 1.0
 
     def on_incumbent(xcols: np.ndarray, obj: float, _t: float) -> bool:
@@ -204,7 +205,16 @@ def run_milp(
         return bool(ok and stop_on_success)
 
     def stop_when(_primal: float, dual: float) -> bool:
-        return stop_on_proof and is_dense and problem.proves(dual - PROOF_MARGIN)
+        if not (stop_on_proof and is_dense):
+            return False
+        if math.isinf(dual) and not use_cutoff:
+            return False  # an infinite bound would mean infeasible: a numerical failure, no proof
+        if problem.proves(dual - PROOF_MARGIN):
+            # under the cutoff HiGHS's bound turns infinite once every node is pruned: no point
+            # has t <= PROOF_MARGIN
+            state["proved"] = float(dual)
+            return True
+        return False
 
     res = solve_matrix(
         model,
@@ -217,7 +227,7 @@ def run_milp(
         options={"objective_bound": PROOF_MARGIN} if use_cutoff else None,
     )
     status = res.status
-    if use_cutoff and status == "infeasible":
+    if use_cutoff and (status == "infeasible" or math.isinf(state["proved"] or 0.0)):
         status = "cutoff"  # no point with t <= PROOF_MARGIN: the property is proved
     total_s = time.perf_counter() - t_run
 
@@ -225,17 +235,22 @@ def run_milp(
     if problem.kind == "verification":
         if state["success"] is not None:
             verdict = "sat"
-        elif (
-            is_dense
-            and res.status in ("optimal", "stopped", "time_limit")
-            and res.bound is not None
-            and problem.proves(res.bound - PROOF_MARGIN)
-        ) or (is_dense and status == "cutoff"):
+        elif is_dense and (
+            state["proved"] is not None  # the interrupt callback saw the proof
+            or (
+                res.status in ("optimal", "stopped", "time_limit")
+                and res.bound is not None
+                and problem.proves(res.bound - PROOF_MARGIN)
+            )
+            or status == "cutoff"
+        ):
             verdict = "unsat"
         else:
             verdict = "unknown"
     bound = res.bound
-    if use_cutoff and bound is not None:
+    if status == "cutoff":
+        bound = PROOF_MARGIN  # no point with t <= PROOF_MARGIN: min t > PROOF_MARGIN
+    elif use_cutoff and bound is not None:
         # HiGHS's bound then covers only the points with t <= cutoff (and its incumbent): past
         # the cutoff, the valid lower bound on min t is the cutoff itself
         bound = min(bound, PROOF_MARGIN)
