@@ -168,7 +168,7 @@ def test_structured_removes_rows_and_biases_keeps_output(net: Network, p: float)
     pruned = structured(net, p, rounds=5)
     for before, after in zip(net.layers[:-1], pruned.layers[:-1], strict=True):
         removed = np.all(after.weight == 0, axis=1)
-        assert removed.sum() == round(p * before.n_out)
+        assert removed.sum() == min(round(p * before.n_out), before.n_out - 1)
         np.testing.assert_array_equal(after.bias[removed], 0.0)
         norms = np.abs(before.weight).sum(axis=1)
         assert np.max(norms[removed], initial=0.0) <= np.min(norms[~removed], initial=np.inf)
@@ -181,6 +181,18 @@ def test_structured_removes_rows_and_biases_keeps_output(net: Network, p: float)
     for k, z in enumerate(pruned.pre_activations(x)[:-1]):
         gone = np.all(pruned.layers[k].weight == 0, axis=1)
         np.testing.assert_array_equal(np.maximum(z[:, gone], 0), 0.0)
+
+
+@pytest.mark.parametrize("fn", [structured, random_structured])
+def test_neuron_pruning_keeps_one_neuron_per_hidden_layer(fn) -> None:
+    # widths 10 and 3: round(0.95 * 10) = 10 and round(0.95 * 3) = 3 would empty both layers
+    net = _net([6, 10, 3, 2])
+    pruned = fn(net, 0.95)
+    kept = [int(np.sum(np.any(lay.weight != 0, axis=1))) for lay in pruned.layers[:-1]]
+    assert kept == [1, 1]
+    # where round(p * m) < m the count is unchanged: 0.95 * 40 -> 38 removed
+    wide = fn(_net([6, 40, 2]), 0.95)
+    assert int(np.sum(np.all(wide.layers[0].weight == 0, axis=1))) == 38
 
 
 def test_structured_norm_two_ranks_by_euclidean_length() -> None:

@@ -186,9 +186,11 @@ def prune_neurons(
     """Remove the lowest-scored neurons of every hidden layer in ``rounds`` rounds.
 
     After round ``r`` a hidden layer of width ``m`` holds ``cumulative_counts(m, p, R)[r]``
-    removed neurons (already-removed ones count). Removing a neuron zeroes its incoming row
-    *and* its bias, so it outputs ``act(0) = 0``; the next layer's column is left as it is (it
-    multiplies a zero). The output layer is never touched. ``scorer`` is called once per round.
+    removed neurons (already-removed ones count), but never more than ``m - 1``: every hidden
+    layer keeps at least one neuron (a layer with none would make the network a constant).
+    Removing a neuron zeroes its incoming row *and* its bias, so it outputs ``act(0) = 0``; the
+    next layer's column is left as it is (it multiplies a zero). The output layer is never
+    touched. ``scorer`` is called once per round.
     """
     p = check_sparsity(sparsity)
     rounds = check_rounds(rounds)
@@ -198,7 +200,8 @@ def prune_neurons(
             "neuron pruning removes hidden neurons, but this network has no hidden layer "
             f"(widths {network.widths}); use an unstructured method such as 'magnitude'"
         )
-    targets = [cumulative_counts(lay.n_out, p, rounds) for lay in hidden]
+    targets = [[min(t, lay.n_out - 1) for t in cumulative_counts(lay.n_out, p, rounds)]
+               for lay in hidden]
     weights = [np.array(lay.weight) for lay in hidden]
     biases = [np.array(lay.bias) for lay in hidden]
     current = network

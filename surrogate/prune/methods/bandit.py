@@ -24,8 +24,8 @@ Each arm is pulled once (in a seeded random order), then the policy picks the ar
 After the budget the estimated reward of an arm is its mean reward (epsilon-greedy, softmax,
 ucb1), its posterior mean ``(1 + s_i) / (2 + n_i)`` (thompson) or its final selection probability
 (hedge, exp3); ties are broken by the lower mean ``dL``, then by index. Each hidden layer loses its
-``round(p * width)`` arms of highest estimated reward (row and bias zeroed). The output layer is
-never pruned.
+``round(p * width)`` arms of highest estimated reward (row and bias zeroed; at most ``width - 1``,
+so a layer keeps one neuron). The output layer is never pruned.
 """
 
 from __future__ import annotations
@@ -319,7 +319,8 @@ def bandit_prune(
     layers = list(network.layers)
     for i, sc in enumerate(scores):
         layer = layers[i]
-        drop = sc.removal_order()[: int(round(sparsity * layer.n_out))]
+        # at most width - 1: a hidden layer keeps one neuron (as prune_neurons)
+        drop = sc.removal_order()[: min(int(round(sparsity * layer.n_out)), layer.n_out - 1)]
         w, b = np.array(layer.weight), np.array(layer.bias)
         w[drop] = 0.0
         b[drop] = 0.0

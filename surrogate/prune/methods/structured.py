@@ -2,7 +2,8 @@
 
 Score of neuron ``i`` of a hidden layer is ``||W[i, :]||_q`` with ``q = norm`` in {1, 2}
 (``torch.nn.utils.prune.ln_structured`` on dim 0). In every hidden layer of width ``m`` exactly
-``round(p * m)`` neurons end up removed; the output layer is never pruned (removing a class row
+``round(p * m)`` neurons end up removed (at most ``m - 1``: a layer keeps one neuron, or the
+network would be a constant); the output layer is never pruned (removing a class row
 breaks the task). A removed neuron has its row *and* its bias zeroed: with the bias kept it would
 still output ``ReLU(b)`` (the paper's released code left it in). ``rounds=R`` as for magnitude.
 """
