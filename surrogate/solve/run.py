@@ -146,13 +146,11 @@ def run_milp(
     dense = problem.network
     net = surrogate if surrogate is not None else dense
     is_dense = surrogate is None or surrogate is dense
-    cutoff_ok = is_dense and problem.kind == "verification" and not problem.maximize
-    if cutoff and not cutoff_ok:
+    if cutoff and not (is_dense and problem.kind == "verification" and not problem.maximize):
         raise InputError(
             "cutoff=True needs a verification problem on the dense network (a surrogate's "
             "incumbent above the cutoff can still be a dense counterexample)"
         )
-    use_cutoff = bool(cutoff)
     t0 = time.perf_counter()
     b = resolve_bounds(net, problem.input_set, bounds)
     bounds_s = time.perf_counter() - t0
@@ -171,7 +169,7 @@ def run_milp(
     build_s = time.perf_counter() - t0
     # HiGHS compares the cutoff with c.x + offset; on a model without binaries (an LP: every
     # neuron stable) its simplex would stop with "objective bound" instead, and the LP is quick
-    use_cutoff = use_cutoff and model.offset == 0.0 and model.n_integer > 0
+    use_cutoff = bool(cutoff) and model.offset == 0.0 and model.n_integer > 0
 
     ws = None
     if isinstance(warm_start, str):
