@@ -5,13 +5,21 @@ Notation: layer ``k`` computes ``z_k = W_k h_{k-1} + b_k`` and ``h_k = relu(z_k)
 for a linear layer), with ``h_{-1} = x`` in the input set. :class:`Bounds` holds ``l_k <= z_k <= u_k``
 for every layer, the output layer included.
 
-Floating-point soundness. Every bound this package returns is widened outwards by
-``1e-7 * max(1, |b|)`` (:func:`widen`), so that rounding in the propagation and the feasibility
-tolerances of LP solvers (HiGHS: 1e-7) never make a MILP built on the bounds infeasible. Stability
-(``l >= 0`` or ``u <= 0``) is decided *after* widening. The one exception is a neuron whose raw lower
-and upper bounds coincide: its value is a constant on the set (a pruned neuron with a zero row, or a
-neuron fed only by dead ones), there is no relaxation error to cover, and widening it would turn a
-dead neuron (``z = 0``) into an "unstable" one.
+Floating-point soundness. Every bound this package returns is widened outwards (:func:`widen`) by
+
+    ``WIDEN_REL * max(1, |b|) + ROUND_REL * m``
+
+where ``m`` is the neuron's *magnitude* (:func:`magnitude_step`): a majorant of every term that
+enters its computation, ``m_k = |W_k| m'_{k-1} + |b_k|`` from ``m'_{-1} = max(|x|)`` over the input
+box (``m'`` is ``m``, or 0 for a neuron proved dead: ``relu`` of a non-positive number is exactly
+0). The second term covers float64 rounding of every sum this package forms, cancellation
+included (a neuron computed as ``1e12 - 1e12 + 0.3`` is not known to 1e-7, but to about
+``1e-4``); the first covers the feasibility tolerances of LP solvers (HiGHS: 1e-7), so a MILP
+built on the bounds is never made infeasible by them. Constant neurons are widened too (a neuron
+fixed at ``1e12`` by a zero-width input is only known to float precision); the one exception is a
+neuron of magnitude 0 (every term and its bias are exactly 0: a pruned neuron, or one fed only by
+dead ones), whose value is exactly 0. Stability (``l >= 0`` or ``u <= 0``) is decided *after*
+widening.
 """
 
 from __future__ import annotations
@@ -27,12 +35,14 @@ from surrogate.sets import Box, L1Ball
 
 __all__ = [
     "Bounds",
+    "ROUND_REL",
     "WIDEN_REL",
     "check_input_set",
     "intersect",
     "interval_bounds",
     "linear_bounds",
     "linear_max",
+    "magnitude_step",
     "propagate_interval",
     "widen",
     "widen_down",
@@ -43,6 +53,9 @@ InputSetT = Box | L1Ball
 
 #: relative outward widening of every returned bound (see the module docstring)
 WIDEN_REL = 1e-7
+#: outward widening per unit of a neuron's magnitude: float64 rounding (unit roundoff 1.1e-16)
+#: of sums of up to ~1e5 terms, composed over the layers of a back-substitution, with room to spare
+ROUND_REL = 1e-10
 
 
 @dataclass(frozen=True)
@@ -125,26 +138,68 @@ class Bounds:
 # ----------------------------------------------------------------------------- helpers
 
 
-def widen_down(x: np.ndarray) -> np.ndarray:
-    """``x - WIDEN_REL * max(1, |x|)``: a lower bound moved outwards."""
+def _margin(x: np.ndarray, mag: np.ndarray | float) -> np.ndarray:
+    """``WIDEN_REL * max(1, |x|) + ROUND_REL * mag``, and 0 where ``mag == 0`` (exact zeros)."""
+    mag = np.asarray(mag, dtype=np.float64)
+    m = WIDEN_REL * np.maximum(1.0, np.abs(x)) + ROUND_REL * mag
+    return np.where(mag > 0.0, m, 0.0)
+
+
+def widen_down(x: np.ndarray, mag: np.ndarray | float) -> np.ndarray:
+    """A lower bound moved outwards by its margin (see the module docstring)."""
     x = np.asarray(x, dtype=np.float64)
-    return x - WIDEN_REL * np.maximum(1.0, np.abs(x))
+    return x - _margin(x, mag)
 
 
-def widen_up(x: np.ndarray) -> np.ndarray:
-    """``x + WIDEN_REL * max(1, |x|)``: an upper bound moved outwards."""
+def widen_up(x: np.ndarray, mag: np.ndarray | float) -> np.ndarray:
+    """An upper bound moved outwards by its margin (see the module docstring)."""
     x = np.asarray(x, dtype=np.float64)
-    return x + WIDEN_REL * np.maximum(1.0, np.abs(x))
+    return x + _margin(x, mag)
 
 
-def widen(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Move ``[lower, upper]`` outwards by ``WIDEN_REL * max(1, |b|)``; constants stay exact.
+def widen(
+    lower: np.ndarray, upper: np.ndarray, mag: np.ndarray | float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Move ``[lower, upper]`` outwards by ``WIDEN_REL * max(1, |b|) + ROUND_REL * mag``.
 
-    The map is monotone, so widening preserves the order of nested bounds."""
-    lo = np.asarray(lower, dtype=np.float64)
-    hi = np.asarray(upper, dtype=np.float64)
-    const = lo == hi
-    return np.where(const, lo, widen_down(lo)), np.where(const, hi, widen_up(hi))
+    ``mag`` is the neuron's magnitude (:func:`magnitude_step`); where it is 0 the value is an
+    exact 0 and stays unwidened. The map is monotone, so widening preserves the order of nested
+    bounds."""
+    return widen_down(lower, mag), widen_up(upper, mag)
+
+
+def magnitude_step(layer: DenseLayer, prev: np.ndarray) -> np.ndarray:
+    """``|W| prev + |b|``: the magnitude of layer ``layer``'s pre-activations from the
+    post-activation magnitudes ``prev`` of the layer before (see the module docstring)."""
+    return np.asarray(abs(layer.csr) @ prev).reshape(-1) + np.abs(layer.bias)
+
+
+def input_magnitude(input_set: InputSetT) -> np.ndarray:
+    """``max(|lower|, |upper|)`` of the input set's box, per input."""
+    box = input_set if isinstance(input_set, Box) else input_set.box
+    return np.maximum(np.abs(box.lower), np.abs(box.upper))
+
+
+def post_magnitude(layer: DenseLayer, mag: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Post-activation magnitudes: a ReLU proved dead (``upper <= 0``) outputs an exact 0."""
+    if layer.activation == "relu":
+        return np.where(upper <= 0.0, 0.0, mag)
+    return mag
+
+
+def magnitudes(
+    network: Network, input_set: InputSetT, uppers: list[np.ndarray] | tuple[np.ndarray, ...]
+) -> list[np.ndarray]:
+    """Pre-activation magnitudes of layers ``0 .. len(uppers)`` (one more than bounds given),
+    where ``uppers`` are the (widened) upper bounds that decide which ReLUs are dead."""
+    out = []
+    prev = input_magnitude(input_set)
+    for k, layer in enumerate(network.layers[: len(uppers) + 1]):
+        mag = magnitude_step(layer, prev)
+        out.append(mag)
+        if k < len(uppers):
+            prev = post_magnitude(layer, mag, uppers[k])
+    return out
 
 
 def intersect(
@@ -246,11 +301,15 @@ def propagate_interval(
     network: Network, input_set: InputSetT
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Widened interval bounds of every layer: layer 0 exact over the set, then interval steps."""
-    lo, hi = widen(*linear_bounds(network.layers[0].weight, network.layers[0].bias, input_set))
+    layer0 = network.layers[0]
+    mag = magnitude_step(layer0, input_magnitude(input_set))
+    lo, hi = widen(*linear_bounds(layer0.weight, layer0.bias, input_set), mag)
     lowers, uppers = [lo], [hi]
     for k in range(1, len(network.layers)):
-        h_lo, h_hi = post_activation(network.layers[k - 1], lowers[-1], uppers[-1])
-        lo, hi = widen(*interval_step(network.layers[k], h_lo, h_hi))
+        prev = network.layers[k - 1]
+        mag = magnitude_step(network.layers[k], post_magnitude(prev, mag, uppers[-1]))
+        h_lo, h_hi = post_activation(prev, lowers[-1], uppers[-1])
+        lo, hi = widen(*interval_step(network.layers[k], h_lo, h_hi), mag)
         lowers.append(lo)
         uppers.append(hi)
     return lowers, uppers

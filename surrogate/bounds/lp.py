@@ -39,10 +39,12 @@ import scipy.sparse as sp
 
 from surrogate._highs import new_highs
 from surrogate.bounds.interval import (
+    ROUND_REL,
     Bounds,
     InputSetT,
     check_input_set,
     intersect,
+    magnitudes,
     widen_down,
     widen_up,
 )
@@ -224,7 +226,9 @@ def _highs_for(lp: LayerLP) -> highspy.Highs:
 
 
 def _safe_min(lp: LayerLP, cost: np.ndarray, row_dual: np.ndarray) -> float:
-    """Neumaier-Shcherbina lower bound of ``min cost.v`` over the LP for multipliers ``row_dual``."""
+    """Neumaier-Shcherbina lower bound of ``min cost.v`` over the LP for multipliers ``row_dual``,
+    less a majorant of the float64 rounding of its own evaluation (``ROUND_REL`` times the
+    magnitude of every term: the products ``A^T y``, the reduced costs and both sums)."""
     y = np.asarray(row_dual, dtype=np.float64)
     # a multiplier whose sign would meet an infinite row bound is replaced by 0 (still valid)
     y = np.where((y > 0) & ~np.isfinite(lp.row_lo), 0.0, y)
@@ -232,9 +236,15 @@ def _safe_min(lp: LayerLP, cost: np.ndarray, row_dual: np.ndarray) -> float:
     row_lo = np.where(np.isfinite(lp.row_lo), lp.row_lo, 0.0)
     row_hi = np.where(np.isfinite(lp.row_hi), lp.row_hi, 0.0)
     rows = np.where(y > 0, y * row_lo, y * row_hi)
-    d = cost - lp.a.T @ y
+    aty = lp.a.T @ y
+    d = cost - aty
     cols = np.minimum(d * lp.col_lo, d * lp.col_hi)
-    return float(rows.sum() + cols.sum())
+    vmax = np.maximum(np.abs(lp.col_lo), np.abs(lp.col_hi))
+    scale = (
+        np.abs(rows).sum() + np.abs(cols).sum()
+        + (np.abs(cost) + abs(lp.a).T @ np.abs(y)) @ vmax
+    )
+    return float(rows.sum() + cols.sum() - ROUND_REL * scale)
 
 
 def _solve_min(h: highspy.Highs, lp: LayerLP, cost: np.ndarray, limit_s: float) -> float | None:
@@ -324,7 +334,8 @@ def lp_bounds(
             continue
         current = Bounds(tuple(lowers), tuple(uppers), "lp", 0.0)
         lo, hi, _ = _tighten_layer(network, i, current, input_set, deadline)
-        new_lo, new_hi = intersect(lowers[i], uppers[i], widen_down(lo), widen_up(hi))
+        mag = magnitudes(network, input_set, uppers[:i])[i]
+        new_lo, new_hi = intersect(lowers[i], uppers[i], widen_down(lo, mag), widen_up(hi, mag))
         changed = changed or bool(np.any(new_lo > lowers[i]) or np.any(new_hi < uppers[i]))
         lowers[i], uppers[i] = new_lo, new_hi
     return Bounds(tuple(lowers), tuple(uppers), "lp", time.perf_counter() - t0)

@@ -32,6 +32,7 @@ from surrogate.bounds.interval import (
     intersect,
     interval_step,
     linear_max,
+    magnitudes,
     post_activation,
     propagate_interval,
     widen,
@@ -155,9 +156,10 @@ def refine_layer(
     relax = [
         relaxation(network.layers[k], lowers[k], uppers[k]) for k in range(i)
     ]
-    lo, hi = widen(*_back_substitute(network, i, relax, input_set))
+    mag = magnitudes(network, input_set, uppers[:i])[i]
+    lo, hi = widen(*_back_substitute(network, i, relax, input_set), mag)
     h_lo, h_hi = post_activation(network.layers[i - 1], lowers[i - 1], uppers[i - 1])
-    ilo, ihi = widen(*interval_step(network.layers[i], h_lo, h_hi))
+    ilo, ihi = widen(*interval_step(network.layers[i], h_lo, h_hi), mag)
     lo, hi = intersect(lo, hi, ilo, ihi)
     if len(lowers) > i:
         lo, hi = intersect(lo, hi, lowers[i], uppers[i])

@@ -9,6 +9,10 @@
   set is non-empty starts with an incumbent.
 * A time limit is a normal outcome: :class:`SolveResult` carries status, best objective, bound,
   incumbent, node count and the anytime trace. Only a HiGHS failure raises :class:`SolverError`.
+* Ctrl-C during a solve (Python's ``KeyboardInterrupt``, raised inside a callback) stops HiGHS and
+  is raised again once it has returned, so callers see an interruption, not a solver failure.
+* Matrix entries below HiGHS's ``small_matrix_value`` are removed with their effect moved into
+  the row bounds (:func:`~surrogate.solve.numerics.relax_tiny_terms`), never silently dropped.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 from surrogate._highs import new_highs
 from surrogate.encode.matrix import MatrixModel
 from surrogate.errors import SolverError
+from surrogate.solve.numerics import relax_tiny_terms
 
 __all__ = ["SolveResult", "TracePoint", "solve_matrix", "PRESETS"]
 
@@ -115,6 +120,7 @@ def solve_matrix(
     """Solve ``model``; see the module docstring for the callbacks. ``options`` are HiGHS options."""
     if not time_limit_s > 0:
         raise SolverError(f"time_limit_s must be > 0, got {time_limit_s}")
+    model = relax_tiny_terms(model)
     h = new_highs()
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("threads", int(threads))
@@ -128,7 +134,7 @@ def solve_matrix(
     t_start = time.perf_counter()
     trace: list[TracePoint] = []
     best: dict[str, object] = {"x": None, "obj": None}
-    stop = {"flag": False}
+    stop: dict[str, object] = {"flag": False, "interrupt": None}
     sign = -1.0 if model.maximize else 1.0
 
     def record(x: np.ndarray, obj: float, bound: float) -> None:
@@ -141,15 +147,21 @@ def solve_matrix(
             stop["flag"] = True
 
     def improving(e: highspy.cb.HighsCallbackEvent) -> None:  # type: ignore[name-defined]
-        out = e.data_out
-        x = np.array(out.mip_solution, dtype=np.float64)
-        record(x, float(out.objective_function_value), float(out.mip_dual_bound))
+        try:
+            out = e.data_out
+            x = np.array(out.mip_solution, dtype=np.float64)
+            record(x, float(out.objective_function_value), float(out.mip_dual_bound))
+        except KeyboardInterrupt as exc:  # Ctrl-C: stop HiGHS, raise it after run() returns
+            stop["flag"], stop["interrupt"] = True, exc
 
     def interrupt(e: highspy.cb.HighsCallbackEvent) -> None:  # type: ignore[name-defined]
-        if not stop["flag"] and stop_when is not None:
-            out = e.data_out
-            if stop_when(float(out.mip_primal_bound), float(out.mip_dual_bound)):
-                stop["flag"] = True
+        try:
+            if not stop["flag"] and stop_when is not None:
+                out = e.data_out
+                if stop_when(float(out.mip_primal_bound), float(out.mip_dual_bound)):
+                    stop["flag"] = True
+        except KeyboardInterrupt as exc:
+            stop["flag"], stop["interrupt"] = True, exc
         if stop["flag"]:
             e.interrupt()
 
@@ -171,6 +183,8 @@ def solve_matrix(
         # thread count (e.g. a Pyomo solve in the same process) run() fails with "Not Set" unless reset.
         highspy.Highs.resetGlobalScheduler(True)
         run_status = h.run()
+        if isinstance(stop["interrupt"], KeyboardInterrupt):
+            raise stop["interrupt"]
         if run_status == highspy.HighsStatus.kError:
             raise SolverError(f"HiGHS failed: {h.modelStatusToString(h.getModelStatus())}")
     wall = time.perf_counter() - t_start

@@ -8,19 +8,21 @@ comparisons between dense and pruned runs are honest; the setup part is also rep
 
 Verdicts (verification problems): ``sat`` only with a dense-confirmed counterexample (and, when
 ``confirm`` is given, confirmed by it too, e.g. onnxruntime); ``unsat`` only when the MILP of the
-**dense** network proved it (dual bound > ``PROOF_MARGIN``, and HiGHS did not report the model
-infeasible or unbounded: the input set is never empty, so that would be a numerical failure);
-anything else is ``unknown``.
+**dense** network proved it *beyond the model's numerical margin*
+(:func:`~surrogate.solve.numerics.proof_margin`): dual bound ``> margin``, on a model whose
+scaling HiGHS's tolerances can certify at all, and HiGHS did not report the model infeasible or
+unbounded (the input set is never empty, so that would be a numerical failure); anything else is
+``unknown``, and ``note`` says why when the reason is numerical.
 
 The one exception to "infeasible is a failure": a dense verification run with ``cutoff=True`` hands
-HiGHS the cutoff ``objective_bound = PROOF_MARGIN`` (only solutions with ``t <= PROOF_MARGIN`` count,
-so HiGHS prunes every node whose bound exceeds it and uses the cutoff in propagation). When HiGHS
-then ends infeasible (status ``"cutoff"`` here), no input reaches ``t <= PROOF_MARGIN``: the same
-proof as a dual bound ``> PROOF_MARGIN``, found much sooner on hard instances. It is never used on
-a surrogate (a surrogate incumbent with ``t > 0`` can still be a dense counterexample) nor for
-maximisation (no threshold). With the cutoff, HiGHS's dual bound only speaks of the points with
-``t <= PROOF_MARGIN``: the proof is the same test (dual bound ``> PROOF_MARGIN``), and the
-``bound`` reported is capped at ``PROOF_MARGIN``, the largest lower bound on ``min t`` it gives.
+HiGHS the cutoff ``objective_bound = margin`` (only solutions with ``t <= margin`` count, so HiGHS
+prunes every node whose bound exceeds it and uses the cutoff in propagation). When HiGHS then ends
+infeasible (status ``"cutoff"`` here), no input reaches ``t <= margin``: the same proof as a dual
+bound ``> margin``, found much sooner on hard instances. It is never used on a surrogate (a
+surrogate incumbent with ``t > 0`` can still be a dense counterexample) nor for maximisation (no
+threshold). With the cutoff, HiGHS's dual bound only speaks of the points with ``t <= margin``:
+the proof is the same test, and the ``bound`` reported is capped at ``margin``, the largest lower
+bound on ``min t`` it gives.
 """
 
 from __future__ import annotations
@@ -36,16 +38,14 @@ import numpy as np
 from surrogate.encode.inputs import add_input_set
 from surrogate.encode.matrix import MatrixBuilder
 from surrogate.encode.network import encode_network, resolve_bounds
-from surrogate.errors import InputError
+from surrogate.errors import InputError, SolverError
 from surrogate.network.spec import Network
 from surrogate.problems.base import Problem
 from surrogate.sets import L1Ball
-from surrogate.solve.highs import solve_matrix
+from surrogate.solve.highs import SolveResult, solve_matrix
+from surrogate.solve.numerics import PROOF_MARGIN, proof_margin, proof_options
 
 __all__ = ["PROOF_MARGIN", "RunResult", "TraceEntry", "run_milp"]
-
-#: A dual bound must exceed this to count as a proof (absorbs the solver's feasibility tolerance).
-PROOF_MARGIN = 1e-6
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,8 @@ class RunResult:
     counterexample_x: tuple[float, ...] | None = None
     counterexample_y: tuple[float, ...] | None = None
     cutoff: float | None = None  # the HiGHS objective cutoff of a dense verification run
+    margin: float | None = None  # a dual bound above this proves (dense verification runs)
+    note: str | None = None  # why no proof could be trusted, or how HiGHS failed
 
     @property
     def setup_s(self) -> float:
@@ -167,9 +169,13 @@ def run_milp(
     handle = problem.add_objective(builder, out_cols, out_lo, out_hi)
     model = builder.build()
     build_s = time.perf_counter() - t0
+    proving = is_dense and problem.kind == "verification" and not problem.maximize
+    pm = proof_margin(model) if proving else None
+    can_prove = pm is not None and pm.trusted
     # HiGHS compares the cutoff with c.x + offset; on a model without binaries (an LP: every
     # neuron stable) its simplex would stop with "objective bound" instead, and the LP is quick
-    use_cutoff = bool(cutoff) and model.offset == 0.0 and model.n_integer > 0
+    use_cutoff = bool(cutoff) and can_prove and model.offset == 0.0 and model.n_integer > 0
+    margin = pm.margin if pm is not None else PROOF_MARGIN
 
     ws = None
     if isinstance(warm_start, str):
@@ -203,55 +209,65 @@ def run_milp(
         return bool(ok and stop_on_success)
 
     def stop_when(_primal: float, dual: float) -> bool:
-        if not (stop_on_proof and is_dense):
+        if not (stop_on_proof and can_prove):
             return False
         if math.isinf(dual) and not use_cutoff:
             return False  # an infinite bound would mean infeasible: a numerical failure, no proof
-        if problem.proves(dual - PROOF_MARGIN):
+        if problem.proves(dual - margin):
             # under the cutoff HiGHS's bound turns infinite once every node is pruned: no point
-            # has t <= PROOF_MARGIN
+            # has t <= margin
             state["proved"] = float(dual)
             return True
         return False
 
-    res = solve_matrix(
-        model,
-        time_limit_s=time_limit_s,
-        on_incumbent=on_incumbent,
-        stop_when=stop_when,
-        warm_start=ws,
-        preset=preset,
-        seed=seed,
-        options={"objective_bound": PROOF_MARGIN} if use_cutoff else None,
-    )
+    note = None if pm is None else pm.reason
+    t_solve = time.perf_counter()
+    try:
+        res = solve_matrix(
+            model,
+            time_limit_s=time_limit_s,
+            on_incumbent=on_incumbent,
+            stop_when=stop_when,
+            warm_start=ws,
+            preset=preset,
+            seed=seed,
+            options=proof_options(pm, cutoff=use_cutoff) if pm is not None else None,
+        )
+    except SolverError as exc:  # a HiGHS failure is an answer of its own: no proof, say why
+        note = str(exc)
+        res = SolveResult("error", None, None, None, time.perf_counter() - t_solve, 0)
     status = res.status
     if use_cutoff and (status == "infeasible" or math.isinf(state["proved"] or 0.0)):
-        status = "cutoff"  # no point with t <= PROOF_MARGIN: the property is proved
+        status = "cutoff"  # no point with t <= margin: the property is proved
     total_s = time.perf_counter() - t_run
 
     verdict = None
     if problem.kind == "verification":
         if state["success"] is not None:
             verdict = "sat"
-        elif is_dense and (
+        elif can_prove and (
             state["proved"] is not None  # the interrupt callback saw the proof
             or (
                 res.status in ("optimal", "stopped", "time_limit")
                 and res.bound is not None
-                and problem.proves(res.bound - PROOF_MARGIN)
+                and problem.proves(res.bound - margin)
             )
             or status == "cutoff"
         ):
             verdict = "unsat"
         else:
             verdict = "unknown"
+            if (can_prove and note is None and res.bound is not None
+                    and problem.proves(res.bound) and not problem.proves(res.bound - margin)):
+                note = (f"the dual bound {res.bound:.3g} is positive but within this model's "
+                        f"numerical margin {margin:.3g} (see docs/verify.md): not a proof")
     bound = res.bound
     if status == "cutoff":
-        bound = PROOF_MARGIN  # no point with t <= PROOF_MARGIN: min t > PROOF_MARGIN
+        bound = margin  # no point with t <= margin: min t > margin
     elif use_cutoff and bound is not None:
         # HiGHS's bound then covers only the points with t <= cutoff (and its incumbent): past
         # the cutoff, the valid lower bound on min t is the cutoff itself
-        bound = min(bound, PROOF_MARGIN)
+        bound = min(bound, margin)
     best = state["best"]
     succ = state["success"]
     neurons = dict(enc.stats())
@@ -285,5 +301,7 @@ def run_milp(
         best_y_dense=None if best is None else tuple(map(float, best[3])),
         counterexample_x=None if succ is None else tuple(map(float, succ[1])),
         counterexample_y=None if succ is None else tuple(map(float, succ[2])),
-        cutoff=PROOF_MARGIN if use_cutoff else None,
+        cutoff=margin if use_cutoff else None,
+        margin=margin if pm is not None else None,
+        note=note,
     )
