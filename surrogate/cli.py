@@ -1,8 +1,15 @@
 """The ``surrogate`` command line: parse, call the library, print.
 
-Subcommands live in :mod:`surrogate.commands` (one module each). Library errors
-(:class:`~surrogate.errors.SurrogateError`) become a one-line message on stderr and exit status 2;
-a keyboard interrupt exits 130. Never a traceback for a user's mistake.
+Subcommands live in :mod:`surrogate.commands` (one module each). Errors never show a traceback
+(unless ``--debug``):
+
+- a bad argument (argparse) or a library error (:class:`~surrogate.errors.SurrogateError`) is one
+  line on stderr, ``surrogate COMMAND: error: ...``, naming the file or argument, what is wrong
+  and the fix; exit status 2;
+- an operating-system error (disk full, permission denied while writing) is one line too, exit 2;
+- Ctrl-C prints ``surrogate COMMAND: interrupted``, exit 130, whatever the interrupted code then
+  raised (a solver stopped halfway reports an error of its own, which is not the user's problem);
+- anything else is a bug: one line saying so, exit 1; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -11,13 +18,28 @@ import argparse
 import importlib
 import os
 import pkgutil
+import signal
 import sys
+import threading
+import traceback
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from surrogate import __version__
 from surrogate.errors import SurrogateError
 
 __all__ = ["main", "build_parser"]
+
+EXIT_INPUT = 2
+EXIT_INTERRUPTED = 130
+EXIT_BUG = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``PROG: error: MESSAGE (see `PROG --help`)``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def _command_modules() -> list:
@@ -31,16 +53,23 @@ def _command_modules() -> list:
     return mods
 
 
+_DEBUG_HELP = "on an error, also print the Python traceback (for bug reports)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="surrogate",
         description="Optimization over trained (and pruned) ReLU networks with MILP "
         "(Pyomo + OMLT + HiGHS).",
     )
     parser.add_argument("--version", action="version", version=f"surrogate {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for mod in _command_modules():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        # also accepted after the command name (`surrogate verify --debug ...`)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help=_DEBUG_HELP)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser
@@ -56,26 +85,78 @@ def _limit_blas_threads() -> None:
     threadpool_limits(1)
 
 
+class _Interrupts:
+    """Records Ctrl-C (SIGINT) while a command runs; raises KeyboardInterrupt as Python does."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self.previous: Any = None
+
+    def _handler(self, signum: int, frame: object) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def _os_error_line(exc: OSError) -> str:
+    what = exc.strerror or str(exc)
+    if exc.filename is not None:
+        return f"{exc.filename}: {what}: check the path, its permissions and free disk space"
+    return f"{what}: check paths, permissions and free disk space"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _limit_blas_threads()
     if not getattr(args, "_run", None):
         parser.print_help()
-        return 2
-    try:
-        return int(args._run(args) or 0)
-    except SurrogateError as exc:
-        print(f"surrogate {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"surrogate {args.command}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # the reader went away (e.g. `surrogate ... | head`): not an error of ours
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
+        return EXIT_INPUT
+    _limit_blas_threads()
+    where = f"surrogate {args.command}"
+    debug = bool(getattr(args, "debug", False))
+    with _Interrupts() as interrupts:
+        try:
+            return int(args._run(args) or 0)
+        except KeyboardInterrupt:
+            return _interrupted(where, debug)
+        except BrokenPipeError:
+            # the reader went away (e.g. `surrogate ... | head`): not an error of ours
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
+        except Exception as exc:  # one line for every kind; the traceback only with --debug
+            if interrupts.seen:  # the interrupted code failed on its way out: still Ctrl-C
+                return _interrupted(where, debug)
+            if debug:
+                traceback.print_exc()
+            if isinstance(exc, SurrogateError):
+                print(f"{where}: error: {exc}", file=sys.stderr)
+                return EXIT_INPUT
+            if isinstance(exc, OSError):
+                print(f"{where}: error: {_os_error_line(exc)}", file=sys.stderr)
+                return EXIT_INPUT
+            print(
+                f"{where}: internal error (a bug in surrogate): {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}; rerun with --debug for the "
+                "traceback and report it",
+                file=sys.stderr,
+            )
+            return EXIT_BUG
+
+
+def _interrupted(where: str, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    print(f"{where}: interrupted", file=sys.stderr, flush=True)
+    return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

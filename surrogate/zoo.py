@@ -113,9 +113,16 @@ def model_path(name_or_path: str | Path, models_dir: Path | str = MODELS_DIR) ->
     """The ONNX file behind a shipped model name, or the given path (checked to exist)."""
     text = str(name_or_path)
     candidate = Path(text)
+    if candidate.is_dir():
+        raise ModelFileError(
+            f"model {text} is a directory, not an ONNX file: give the path of an .onnx file or a "
+            "shipped model name (digits-2x32, ...)"
+        )
     if isinstance(name_or_path, Path) or candidate.is_file() or text.endswith(".onnx"):
         if not candidate.is_file():
-            raise ModelFileError(f"model file {text} not found")
+            raise ModelFileError(
+                f"model file {text} not found: check the path (or give a shipped model name)"
+            )
         return candidate
     by_name = {str(rec["name"]): rec for rec in list_models(models_dir)}
     if text not in by_name:

@@ -15,7 +15,7 @@ def test_compare_prints_table_and_writes_json(tmp_path, capsys) -> None:
     out = tmp_path / "runs.json"
     rc = main([
         "compare", "--model", "digits-2x32", "--norm", "linf", "--eps", "0.3", "--target", "any",
-        "--sparsities", "0.5", "--time-limit", "20", "--json", str(out),
+        "--sparsities", "0.5", "--time-limit", "20", "--json-out", str(out),
     ])
     assert rc == 0
     text = capsys.readouterr().out
@@ -64,16 +64,16 @@ def test_errors_are_one_line_with_exit_2(tmp_path) -> None:
     assert r.returncode == 2 and "is not a valid ONNX model" in r.stderr and "Traceback" not in r.stderr
 
     r = run_cli("compare", "--eps", "-1")
-    assert r.returncode == 2 and "eps must be a finite number >= 0, got -1.0" in r.stderr
+    assert r.returncode == 2 and "--eps must be a finite number >= 0, got -1" in r.stderr
 
     r = run_cli("compare", "--sparsities", "0.5,1.5")
-    assert r.returncode == 2 and "sparsities must lie in [0, 1), got 1.5" in r.stderr
+    assert r.returncode == 2 and "--sparsities must be a number in [0, 1), got 1.5" in r.stderr
 
     r = run_cli("compare", "--image", "100000")
     assert r.returncode == 2 and "--image must be in [0, 449), got 100000" in r.stderr
 
     r = run_cli("compare", "--time-limit", "0")
-    assert r.returncode == 2 and "--time-limit must be > 0" in r.stderr
+    assert r.returncode == 2 and "--time-limit must be a finite number of seconds > 0" in r.stderr
 
 
 def test_no_command_prints_help() -> None:

@@ -243,6 +243,72 @@ def test_disjunction_is_grouped_by_box() -> None:
     assert [(u.C.tolist(), u.d.tolist()) for u in second.unsafe] == [([[1.0, 0.0]], [-1.0])]
 
 
+# ---- an 'or' over input constraints: one case per satisfiable branch (issue 9)
+ONE_IN = "(declare-const X_0 Real)\n(declare-const Y_0 Real)\n(declare-const Y_1 Real)\n"
+
+
+def test_input_disjunction_keeps_only_the_satisfiable_branch() -> None:
+    prop = parse_vnnlib(
+        ONE_IN + "(assert (>= X_0 0))\n(assert (<= X_0 1))\n"
+        "(assert (or (<= X_0 -1) (>= X_0 0.5)))\n(assert (>= Y_0 Y_1))"
+    )
+    assert len(prop.cases) == 1
+    (case,) = prop.cases
+    assert (case.box.lower.tolist(), case.box.upper.tolist()) == ([0.5], [1.0])
+    assert [(u.C.tolist(), u.d.tolist()) for u in case.unsafe] == [([[-1.0, 1.0]], [0.0])]
+    assert prop.is_counterexample([0.75], [2.0, 1.0])
+    assert not prop.is_counterexample([0.25], [2.0, 1.0])  # the empty branch adds nothing
+
+
+def test_input_disjunction_drops_the_empty_branch_with_its_output_condition() -> None:
+    prop = parse_vnnlib(
+        ONE_IN + "(assert (and (>= X_0 0) (<= X_0 1)))\n"
+        "(assert (or (and (<= X_0 -1) (>= Y_0 5)) (and (>= X_0 0.5) (>= Y_1 2))))"
+    )
+    (case,) = prop.cases
+    assert (case.box.lower.tolist(), case.box.upper.tolist()) == ([0.5], [1.0])
+    assert [(u.C.tolist(), u.d.tolist()) for u in case.unsafe] == [([[0.0, -1.0]], [-2.0])]
+    assert not prop.is_counterexample([0.75], [6.0, 0.0])  # Y_0 >= 5 belonged to the empty branch
+
+
+def test_input_disjunction_with_two_satisfiable_branches_gives_two_cases() -> None:
+    prop = parse_vnnlib(
+        ONE_IN + "(assert (>= X_0 0))\n(assert (<= X_0 1))\n"
+        "(assert (or (<= X_0 0.25) (>= X_0 0.5) (>= X_0 3)))\n(assert (>= Y_0 Y_1))"
+    )
+    assert [(c.box.lower.tolist(), c.box.upper.tolist()) for c in prop.cases] == [
+        ([0.0], [0.25]),
+        ([0.5], [1.0]),
+    ]
+
+
+def test_input_disjunction_touching_bound_is_a_point_case() -> None:
+    prop = parse_vnnlib(
+        ONE_IN + "(assert (>= X_0 0))\n(assert (<= X_0 1))\n"
+        "(assert (or (<= X_0 0) (>= X_0 7)))\n(assert (>= Y_0 Y_1))"
+    )
+    assert [(c.box.lower.tolist(), c.box.upper.tolist()) for c in prop.cases] == [([0.0], [0.0])]
+
+
+def test_input_disjunction_with_every_branch_empty_is_refused(tmp_path: Path) -> None:
+    f = tmp_path / "p.vnnlib"
+    f.write_text(
+        ONE_IN + "(assert (>= X_0 0))\n(assert (<= X_0 1))\n"
+        "(assert (or (<= X_0 -1) (>= X_0 2)))\n(assert (>= Y_0 Y_1))"
+    )
+    with pytest.raises(
+        InputError,
+        match=rf"^{re.escape(str(f))}: the input box is empty in every one of the 2 branches: "
+        r"X_0 has lower bound 0\.0 > upper bound -1\.0; fix the input bounds$",
+    ):
+        read_vnnlib(f)
+
+
+def test_directory_is_not_a_vnnlib_file(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match=r"is a directory, not a VNN-LIB file"):
+        read_vnnlib(tmp_path)
+
+
 @pytest.mark.parametrize(
     ("x", "y", "expected"),
     [
@@ -405,7 +471,11 @@ MALFORMED = [
      "(assert (and (>= X_1 0) (<= X_1 1)))", InputError,
      r"^<text>: input X_0 has no upper bound in case 1 of 2 \(1 of 2 inputs lack one\)"),
     (DECLS + BOX + "(assert (>= X_0 1.5))", InputError,
-     r"^<text>: the input box is empty: X_0 has lower bound 1\.5 > upper bound 1\.0$"),
+     r"^<text>: the input box is empty: X_0 has lower bound 1\.5 > upper bound 1\.0; fix the "
+     r"input bounds$"),
+    (DECLS + BOX + "(assert (or (>= X_0 1.5) (<= X_1 -2)))", InputError,
+     r"^<text>: the input box is empty in every one of the 2 branches: X_0 has lower bound "
+     r"1\.5 > upper bound 1\.0; fix the input bounds$"),
     (DECLS + BOX + "(assert (or))", InputError, r"^<text>: the unsafe set is empty"),
     ("(declare-const X_0 Real)(declare-const X_2 Real)(declare-const Y_0 Real)", InputError,
      r"^<text>: X_2 is declared but X_1 is not: declare X_0 \.\. X_2$"),

@@ -7,7 +7,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from surrogate.commands._common import float_list
+from surrogate.commands._common import (
+    check_input_file,
+    check_output_dir,
+    check_positive,
+    check_sparsity,
+    float_list,
+)
 from surrogate.errors import InputError
 
 NAME = "bench"
@@ -110,11 +116,27 @@ def run(args: argparse.Namespace) -> int:
     return int(fn(args))
 
 
+def _check_run(args: argparse.Namespace) -> None:
+    """The checks on the arguments, before the spec is expanded or a header printed."""
+    check_input_file(args.spec, "campaign spec", "a sweep .toml or an instances.csv",
+                     "instances.csv")
+    check_output_dir(args.out, "--out")
+    check_positive(args.time_limit, "--time-limit")
+    for flag, value in (("--jobs", args.jobs), ("--limit", args.limit)):
+        if value is not None and value < 1:
+            raise InputError(f"{flag} must be >= 1, got {value}")
+    for p in args.sparsities or ():
+        check_sparsity(p, "--sparsities")
+    if args.ray_address and args.backend != "ray":
+        raise InputError("--ray-address goes with --backend ray: add --backend ray or drop it")
+
+
 def _run(args: argparse.Namespace) -> int:
     from surrogate.bench import load_spec, run_campaign
     from surrogate.bench.runner import stderr_progress
     from surrogate.bench.tasks import expand_tasks
 
+    _check_run(args)
     spec = load_spec(
         args.spec, time_limit_s=args.time_limit, methods=args.method, sparsities=args.sparsities
     )
@@ -161,6 +183,18 @@ def _run(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from surrogate.report import write_report
 
+    folder = Path(args.dir)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(
+            f"DIR {folder} is a file, not a results folder: give the folder passed to "
+            f"`surrogate bench run --out` (e.g. {folder.parent})"
+        )
+    if folder.is_dir() and not (folder / "results.sqlite").is_file():
+        raise InputError(
+            f"DIR {folder} holds no results.sqlite: give the folder passed to `surrogate bench "
+            "run --out`, or run a campaign into it first"
+        )
+    check_output_dir(args.out or folder / "report", "--out")
     files = write_report(args.dir, args.out)
     print(f"wrote {files.markdown}")
     for f in files.figures:

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import json
+import math
 
 import numpy as np
 
-from surrogate.commands._common import float_list, load_x0, stderr_progress, write_json
+from surrogate.commands._common import (
+    check_output_file,
+    check_positive,
+    check_sparsity,
+    float_list,
+    load_x0,
+    stderr_progress,
+    write_json,
+)
 from surrogate.errors import InputError
 
 NAME = "compare"
@@ -41,7 +51,57 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-going", action="store_true",
                    help="do not stop a run at its first dense adversarial (see the anytime trace)")
     p.add_argument("--seed", type=int, default=0, help="solver random seed")
-    p.add_argument("--json", dest="json_out", help="also write every run's full record to this file")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object on stdout (the problem and every run's full record) "
+                   "instead of the table; progress stays on stderr")
+    p.add_argument("--json-out", metavar="FILE",
+                   help="also write that JSON object to FILE (missing folders are created)")
+
+
+def _target(text: str) -> str | int:
+    if text in ("top2", "any"):
+        return text
+    if text.lstrip("-").isdigit():
+        return int(text)
+    raise InputError(f"--target must be top2, any or a class index, got {text!r}")
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Every check on the arguments alone (no file read yet)."""
+    check_positive(args.time_limit, "--time-limit")
+    if args.eps is not None and not (math.isfinite(args.eps) and args.eps >= 0):
+        raise InputError(f"--eps must be a finite number >= 0, got {args.eps:g}")
+    if not args.sparsities:
+        raise InputError("--sparsities is empty: give comma-separated sparsities, e.g. 0.5,0.9")
+    for p in args.sparsities:
+        check_sparsity(p, "--sparsities")
+    _target(args.target)
+    if args.output < 0:
+        raise InputError(f"--output must be an output index >= 0, got {args.output}")
+    if args.json_out:
+        check_output_file(args.json_out, "--json-out", "runs.json")
+
+
+def _check_method(args: argparse.Namespace, net) -> None:
+    """The pruning method exists and runs here (no data is passed to it): tried once on the
+    network, so a bad method or option fails before the dense solve, not after it."""
+    from surrogate.prune import apply, available
+
+    methods = available()
+    if args.method not in methods:
+        raise InputError(
+            f"--method: unknown pruning method {args.method!r}; choose one of "
+            f"{', '.join(methods)} (see `surrogate prune --list`)"
+        )
+    levels = [p for p in args.sparsities if p > 0]
+    if levels:
+        try:
+            apply(net, args.method, levels[0])
+        except InputError as exc:
+            raise InputError(
+                f"--method {args.method} cannot prune here: {exc}; choose a method that needs no "
+                "data, e.g. magnitude"
+            ) from None
 
 
 def _problem(args: argparse.Namespace):
@@ -50,7 +110,13 @@ def _problem(args: argparse.Namespace):
     from surrogate.zoo import load_model
 
     net = load_model(args.model)
+    _check_method(args, net)
     if args.task == "maximize":
+        if args.output >= net.n_outputs:
+            raise InputError(
+                f"--output {args.output} is not an output of {args.model} (outputs 0 .. "
+                f"{net.n_outputs - 1})"
+            )
         box = Box(np.zeros(net.n_inputs), np.ones(net.n_inputs))
         return net, MaximizationProblem(net, box, output=args.output, maximize=not args.minimize), None
     if args.x0:
@@ -70,7 +136,11 @@ def _problem(args: argparse.Namespace):
         x0 = data.x_test[args.image]
         where = f"digits test image {args.image} (true class {int(data.y_test[args.image])})"
     eps = args.eps if args.eps is not None else (5.0 if args.norm == "l1" else 0.05)
-    target: str | int = int(args.target) if args.target.lstrip("-").isdigit() else args.target
+    target = _target(args.target)
+    if isinstance(target, int) and not 0 <= target < net.n_outputs:
+        raise InputError(
+            f"--target {target} is not a class of {args.model} (classes 0 .. {net.n_outputs - 1})"
+        )
     prob = robustness_problem(net, x0, eps, norm=args.norm, target=target)
     return net, prob, where
 
@@ -78,17 +148,18 @@ def _problem(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from surrogate.pipeline import compare, format_table
 
-    if args.time_limit <= 0:
-        raise InputError(f"--time-limit must be > 0, got {args.time_limit}")
+    _check_arguments(args)
     net, problem, where = _problem(args)
-    print(f"network: {net.summary()}")
     if args.task == "verify":
-        print(f"problem: {args.norm} ball, eps {problem.meta['eps']:g} around {where}; "
-              f"dense label {problem.label}, target {args.target}")
+        problem_line = (f"{args.norm} ball, eps {problem.meta['eps']:g} around {where}; "
+                        f"dense label {problem.label}, target {args.target}")
     else:
-        print(f"problem: {problem.describe()} over [0, 1]^{net.n_inputs}")
-    print(f"pruning: {args.method} at {', '.join(f'{p:g}' for p in args.sparsities)}; "
-          f"solver limit {args.time_limit:g} s per run; bounds {args.bounds}")
+        problem_line = f"{problem.describe()} over [0, 1]^{net.n_inputs}"
+    show = print if not args.json else stderr_progress
+    show(f"network: {net.summary()}")
+    show(f"problem: {problem_line}")
+    show(f"pruning: {args.method} at {', '.join(f'{p:g}' for p in args.sparsities)}; "
+         f"solver limit {args.time_limit:g} s per run; bounds {args.bounds}")
     ws = None if args.no_warm_start else "auto"
     results = compare(
         problem,
@@ -102,12 +173,28 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=stderr_progress,
     )
+    record = {
+        "model": str(args.model),
+        "network": net.summary(),
+        "task": args.task,
+        "problem": problem_line,
+        "method": args.method,
+        "sparsities": list(args.sparsities),
+        "time_limit_s": args.time_limit,
+        "bounds": args.bounds,
+        "conclusion": _conclusion(results, problem.maximize),
+        "runs": [r.to_dict() for r in results],
+    }
+    if args.json_out:
+        write_json(args.json_out, record)
+    if args.json:
+        print(json.dumps(record, default=float))
+        return 0
     print()
     print(format_table(results))
     print()
-    print(_conclusion(results, problem.maximize))
+    print(record["conclusion"])
     if args.json_out:
-        write_json(args.json_out, {"runs": [r.to_dict() for r in results]})
         print(f"wrote {args.json_out}")
     return 0
 

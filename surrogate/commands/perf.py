@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from surrogate.commands._common import stderr_progress, write_json
+from surrogate.commands._common import (
+    check_input_file,
+    check_output_file,
+    stderr_progress,
+    write_json,
+)
 from surrogate.errors import InputError
 
 NAME = "perf"
@@ -58,12 +63,48 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="reuse the stock rows of an earlier perf JSON (same time limit): compare "
                         "variants of our pipeline without re-running the slow stock pipeline")
     p.add_argument("--seed", type=int, default=0, help="random seed (networks, attacks, HiGHS)")
-    p.add_argument("--out", required=True, help="write the JSON record to this file")
+    p.add_argument("--out", required=True, metavar="FILE.json",
+                   help="write the JSON record to this file (checked before the benchmark starts; "
+                   "missing folders are created)")
+
+
+# the suites' default time limits (surrogate.bench.perf), to check --reuse-stock before the run
+_SUITE_LIMITS = {"mnist_fc": 120.0, "digits": 60.0, "maximize": 60.0}
+
+
+def _check_reuse_stock(args: argparse.Namespace) -> None:
+    import json
+
+    path = check_input_file(args.reuse_stock, "--reuse-stock", "a perf JSON file")
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"--reuse-stock {path} is not a perf JSON record ({exc}): give the --out file of an "
+            "earlier `surrogate perf` run"
+        ) from None
+    suites = record.get("suites") if isinstance(record, dict) else None
+    if not isinstance(suites, dict):
+        raise InputError(
+            f"--reuse-stock {path} has no 'suites': give the --out file of an earlier "
+            "`surrogate perf` run"
+        )
+    for suite, default in _SUITE_LIMITS.items():
+        data = suites.get(suite)
+        if args.suite not in (suite, "all") or not isinstance(data, dict):
+            continue
+        limit = args.time_limit if args.time_limit is not None else default
+        if float(data.get("time_limit_s", -1.0)) != limit:
+            raise InputError(
+                f"--reuse-stock {path} ran suite {suite} with a {data.get('time_limit_s')} s "
+                f"limit, this run uses {limit:g} s: give the same --time-limit"
+            )
 
 
 def run(args: argparse.Namespace) -> int:
     from surrogate.bench.perf import PRESET_CANDIDATES, PerfConfig, run_perf
 
+    check_output_file(args.out, "--out", "perf.json")
     presets = tuple(PRESET_CANDIDATES)
     if args.presets:
         presets = tuple(t.strip() for t in args.presets.split(",") if t.strip())
@@ -73,7 +114,9 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, vnncomp_dir=args.vnncomp, presets=presets,
         blas_threads=args.blas_threads, reuse_stock=args.reuse_stock,
         presets_on=args.presets_on, progress=stderr_progress,
-    )
+    )  # checks the options
+    if args.reuse_stock:
+        _check_reuse_stock(args)
     suites = ("build", "mnist_fc", "digits", "maximize") if args.suite == "all" else (args.suite,)
     needs_vnncomp = "mnist_fc" in suites or (args.suite == "presets" and args.presets_on == "mnist_fc")
     if needs_vnncomp and not (Path(args.vnncomp) / "mnist_fc").is_dir():

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from surrogate.commands._common import check_output_file, check_sparsity
 from surrogate.errors import InputError
 
 if TYPE_CHECKING:  # the CLI imports every command at start-up: keep heavy imports out
@@ -55,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="train-prune-rewind rounds on the digits train split (surrogate.prune.finetune)",
     )
-    parser.add_argument("-o", "--output", type=Path, help="ONNX file to write")
+    parser.add_argument("-o", "--output", type=Path,
+                        help="ONNX file to write (missing folders are created)")
     parser.add_argument("--list", action="store_true", help="list the pruning methods and exit")
 
 
@@ -70,8 +72,19 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("give a model (file or name) and --sparsity P (or --list)")
     from surrogate.zoo import load_model
 
-    network = load_model(args.model)
+    check_sparsity(args.sparsity, "--sparsity")
+    methods = available()
+    if args.method not in methods:
+        raise InputError(
+            f"--method: unknown pruning method {args.method!r}; choose one of "
+            f"{', '.join(methods)} (see `surrogate prune --list`)"
+        )
+    if args.rounds is not None and args.rounds < 1:
+        raise InputError(f"--rounds must be >= 1, got {args.rounds}")
     options = _options(args)
+    if args.output is not None:
+        check_output_file(args.output, "-o", "pruned.onnx")
+    network = load_model(args.model)
     data = _digits_if_fits(network)
     train = None if data is None else (data.x_train, data.y_train)
     if args.finetune and train is None:

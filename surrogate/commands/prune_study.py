@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from surrogate.commands._common import float_list, stderr_progress
+from surrogate.commands._common import check_output_dir, check_sparsity, float_list, stderr_progress
+from surrogate.errors import InputError
 
 NAME = "prune-study"
 HELP = ("Accuracy and MILP size against sparsity for every pruning method on the shipped digits "
@@ -21,8 +22,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from surrogate.prune import available
     from surrogate.study import DEFAULT_METHODS, pruning_study, write_study
+    from surrogate.zoo import model_path
 
+    for p in args.sparsities:
+        check_sparsity(p, "--sparsities")
+    unknown = sorted(set(args.methods or ()) - set(available()))
+    if unknown:
+        raise InputError(
+            f"--methods: {', '.join(unknown)} is not a pruning method: choose from "
+            f"{', '.join(available())}"
+        )
+    for m in args.models:
+        model_path(m)
+    check_output_dir(args.out, "--out")
     rows = pruning_study(args.models, methods=args.methods or DEFAULT_METHODS,
                          sparsities=args.sparsities, progress=stderr_progress)
     path = write_study(rows, Path(args.out))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from surrogate.commands._common import check_output_dir, check_output_file
 from surrogate.errors import InputError, ModelFileError
 
 if TYPE_CHECKING:  # the CLI imports every command at start-up: keep torch out of that path
@@ -39,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (1e-3)")
     parser.add_argument("--weight-decay", type=float, default=1e-3, help="Adam weight decay")
     parser.add_argument("--batch-size", type=int, default=64, help="mini-batch size (64)")
-    parser.add_argument("-o", "--output", type=Path, help="ONNX file to write")
+    parser.add_argument("-o", "--output", type=Path,
+                        help="ONNX file to write (missing folders are created)")
     parser.add_argument("--all", action="store_true", help="rebuild every model in models.json")
     parser.add_argument(
         "--models-dir", type=Path, default=None, help="folder with models.json (--all)"
@@ -59,7 +61,25 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--only, --record and --models-dir go with --all")
     if not args.hidden or args.output is None:
         raise InputError("give --hidden W [W ...] and -o OUT.onnx (or --all)")
+    _check_hyper(args)
+    check_output_file(args.output, "-o", "model.onnx")
     return _train_one(args)
+
+
+def _check_hyper(args: argparse.Namespace) -> None:
+    """The training options, named as on the command line (before any data is loaded)."""
+    bad = [w for w in args.hidden if w < 1]
+    if bad:
+        raise InputError(f"--hidden widths must be >= 1, got {bad[0]}: give e.g. --hidden 32 32")
+    for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size)):
+        if value < 1:
+            raise InputError(f"{flag} must be >= 1, got {value}")
+    if args.seed < 0:
+        raise InputError(f"--seed must be >= 0, got {args.seed}")
+    if not (np.isfinite(args.lr) and args.lr > 0):
+        raise InputError(f"--lr must be a finite number > 0, got {args.lr:g}")
+    if not (np.isfinite(args.weight_decay) and args.weight_decay >= 0):
+        raise InputError(f"--weight-decay must be a finite number >= 0, got {args.weight_decay:g}")
 
 
 def _train_one(args: argparse.Namespace) -> int:
@@ -87,7 +107,13 @@ def _rebuild_all(args: argparse.Namespace) -> int:
     from surrogate.zoo import MODELS_DIR, read_records, write_records
 
     models_dir = Path(args.models_dir or MODELS_DIR)
+    if models_dir.exists() and not models_dir.is_dir():
+        raise InputError(
+            f"--models-dir {models_dir} is a file, not a folder: give the folder holding "
+            "models.json"
+        )
     records = read_records(models_dir)
+    check_output_dir(models_dir, "--models-dir")
     names = [r.name for r in records]
     unknown = sorted(set(args.only or []) - set(names))
     if unknown:

@@ -1,16 +1,26 @@
 """``surrogate verify NET.onnx PROP.vnnlib``: a checked ``sat`` / ``unsat`` / ``timeout`` verdict.
 
 The first line of stdout is exactly the verdict (as VNN-COMP tools print it), then human lines;
-``--json`` prints one JSON object instead. Progress goes to stderr. Exit 0 for any of the three
-answers; a library error (missing file, sizes that do not match, bad option) exits 2.
+``--json`` prints one JSON object instead (``--json-out FILE`` writes it to a file as well). Progress
+goes to stderr. Exit 0 for any of the three answers; a bad input (missing file, sizes that do not
+match, bad option, an output path that cannot be written) exits 2 before any work starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
-from surrogate.commands._common import stderr_progress
+from surrogate.commands._common import (
+    check_output_file,
+    check_positive,
+    check_sparsity,
+    stderr_progress,
+    write_bytes_atomic,
+    write_json,
+)
+from surrogate.errors import InputError
 
 NAME = "verify"
 HELP = (
@@ -25,9 +35,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-limit", type=float, default=60.0, metavar="S",
                    help="wall-clock seconds for the whole instance (default 60)")
     p.add_argument("--json", action="store_true",
-                   help="print one JSON object (result, wall_s, method, counterexample, details)")
+                   help="print one JSON object on stdout (result, wall_s, method, counterexample, "
+                   "details) instead of the human lines")
+    p.add_argument("--json-out", metavar="FILE",
+                   help="also write that JSON object to FILE (missing folders are created)")
     p.add_argument("--counterexample", metavar="FILE",
-                   help="on sat, write the counterexample in the VNN-COMP format to FILE")
+                   help="on sat, write the counterexample in the VNN-COMP format to FILE "
+                   "(missing folders are created)")
     p.add_argument("--prune", metavar="METHOD", default=None,
                    help="search a pruned surrogate's MILP first (see `surrogate prune --list`)")
     p.add_argument("--sparsity", type=float, default=0.0, metavar="P",
@@ -51,10 +65,49 @@ def _summary(x: tuple[float, ...], y: tuple[float, ...]) -> list[str]:
             f"onnxruntime y ({len(y)} values): {head(y)}"]
 
 
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Every check that needs no solving, before any work (a bad --counterexample path must not
+    cost the whole solve and lose the verdict)."""
+    check_positive(args.time_limit, "--time-limit")
+    if args.sparsity != 0.0:
+        check_sparsity(args.sparsity, "--sparsity", allow_zero=False)
+    if args.prune is not None:
+        from surrogate.prune import available
+
+        methods = available()
+        if args.prune not in methods:
+            raise InputError(
+                f"--prune: unknown pruning method {args.prune!r}; choose one of "
+                f"{', '.join(methods)} (see `surrogate prune --list`)"
+            )
+        if "needs data" in methods[args.prune]:
+            raise InputError(
+                f"--prune {args.prune} needs training data, which verify does not have: choose a "
+                "method that needs none, e.g. magnitude or structured"
+            )
+        if args.sparsity == 0.0:
+            raise InputError(f"--prune {args.prune} needs --sparsity P with P in (0, 1), e.g. 0.5")
+    if args.no_fallback and args.prune is None and args.sparsity == 0.0:
+        raise InputError(
+            "--no-fallback only applies to a pruned search: add --prune METHOD --sparsity P, "
+            "or drop --no-fallback"
+        )
+    if args.counterexample:
+        check_output_file(args.counterexample, "--counterexample", "cex.txt")
+    if args.json_out:
+        check_output_file(args.json_out, "--json-out", "verdict.json")
+    for a, b in (("counterexample", "json_out"),):
+        pa, pb = getattr(args, a), getattr(args, b)
+        if pa and pb and Path(pa).resolve() == Path(pb).resolve():
+            raise InputError(f"--counterexample and --json-out name the same file {pa}: give two")
+
+
 def run(args: argparse.Namespace) -> int:
     from surrogate._highs import new_highs
     from surrogate.verify import verify_instance
-    from surrogate.vnnlib.counterexample import write_counterexample
+    from surrogate.vnnlib.counterexample import format_counterexample
+
+    _check_arguments(args)
 
     # HiGHS prints a banner on stdout the first time a solver object is made in a process (here,
     # unless that happens through new_highs, which hides it); stdout must start with the verdict.
@@ -66,12 +119,14 @@ def run(args: argparse.Namespace) -> int:
     )
     x, y = res.counterexample_x, res.counterexample_y
     if args.counterexample and x is not None and y is not None:
-        write_counterexample(args.counterexample, x, y)
+        write_bytes_atomic(args.counterexample, format_counterexample(x, y).encode("utf-8"))
+    payload = res.to_dict()
+    payload.pop("counterexample_x")
+    payload.pop("counterexample_y")
+    payload["counterexample"] = None if x is None else {"x": list(x), "y": list(y or ())}
+    if args.json_out:
+        write_json(args.json_out, payload)
     if args.json:
-        payload = res.to_dict()
-        payload.pop("counterexample_x")
-        payload.pop("counterexample_y")
-        payload["counterexample"] = None if x is None else {"x": list(x), "y": list(y or ())}
         print(json.dumps(payload))
         return 0
     print(res.result)
@@ -82,4 +137,6 @@ def run(args: argparse.Namespace) -> int:
             print(line)
         if args.counterexample:
             print(f"counterexample written to {args.counterexample}")
+    if args.json_out:
+        print(f"wrote {args.json_out}")
     return 0

@@ -125,9 +125,8 @@ class _Affine:
             combined = combined @ self.matrix
         return _Affine(combined, np.ones(weight.shape[0]), weight @ self.shift + bias, True)
 
-    def to_layer(self, activation: Activation) -> DenseLayer:
-        weight = np.diag(self.scale) if self.matrix is None else self.scale[:, None] * self.matrix
-        return DenseLayer(weight, self.shift, activation)
+    def dense_weight(self) -> np.ndarray:
+        return np.diag(self.scale) if self.matrix is None else self.scale[:, None] * self.matrix
 
 
 def _product(shape: Iterable[int]) -> int:
@@ -166,6 +165,7 @@ class _GraphWalk:
         self.pending = _Affine.identity(_product(self.input_shape))
         self.layers: list[DenseLayer] = []
         self.consumers = self._consumers()
+        self.at = ("", "")  # (label, op type) of the node being read, for error messages
 
     # -------------------------------------------------------------- errors
     def unsupported(self, message: str) -> UnsupportedModelError:
@@ -268,7 +268,9 @@ class _GraphWalk:
             )
         if len([o for o in node.output if o]) != 1:
             raise self.unsupported(f"node {label} ({node.op_type}) has several outputs in use")
-        handler(self, node, label)
+        self.at = (label, node.op_type)
+        with np.errstate(all="ignore"):  # overflow is checked when a layer is closed
+            handler(self, node, label)
         self.current = node.output[0]
         self.shapes[self.current] = self.shape
 
@@ -278,7 +280,8 @@ class _GraphWalk:
 
         feeds = {n: self.constants[n] for n in node.input if n}
         try:
-            results = ReferenceEvaluator(node, opsets={"": self.opset}).run(None, feeds)
+            with np.errstate(all="ignore"):  # e.g. 1/0: a NaN/inf result is refused where used
+                results = ReferenceEvaluator(node, opsets={"": self.opset}).run(None, feeds)
         except Exception as exc:  # the reference runtime raises many kinds; report them all alike
             raise self.unsupported(
                 f"node {label} ({node.op_type}) works on constants only but could not be "
@@ -303,7 +306,8 @@ class _GraphWalk:
                 f"'{self.input_name}' (the chain ends at '{self.current}')"
             )
         if not self.pending.is_identity:
-            self.layers.append(self.pending.to_layer("linear"))
+            self.at = ("at the output", "end of the graph")
+            self.close_layer("linear")
         if not self.layers:
             raise self.unsupported("the graph contains no layer (no Gemm, MatMul or arithmetic)")
         declared = _static_shape(self.graph.output[0])
@@ -316,13 +320,47 @@ class _GraphWalk:
 
     # -------------------------------------------------------------- helpers for handlers
     def constant(self, name: str) -> np.ndarray:
-        return np.asarray(self.constants[name], dtype=np.float64)
+        """A constant used as a weight, bias or operand: must be finite (a NaN or inf weight
+        names the file, the node, the layer and the tensor)."""
+        value = np.asarray(self.constants[name], dtype=np.float64)
+        finite = np.isfinite(value)
+        if not finite.all():
+            label, op = self.at
+            first = tuple(int(i) for i in np.argwhere(~finite)[0])
+            kinds = " and ".join(
+                k for k, bad in (("NaN", np.isnan(value).any()), ("inf", np.isinf(value).any()))
+                if bad
+            )
+            raise ModelFileError(
+                f"{self.source}: node {label} ({op}, layer {self.layer_index(op)}): constant "
+                f"'{name}' holds {int((~finite).sum())} {kinds} value(s) of {value.size} (first "
+                f"at index {first}): the network's weights are broken; re-export it with finite "
+                "weights"
+            )
+        return value
+
+    def layer_index(self, op: str) -> int:
+        """The index of the layer the current node contributes to (counting from 0)."""
+        closes = op in ("Gemm", "MatMul") and self.pending.has_weights
+        return len(self.layers) + int(closes)
+
+    def close_layer(self, activation: Activation) -> None:
+        """The pending map becomes a layer (it must stay finite: huge weights may overflow)."""
+        with np.errstate(all="ignore"):
+            weight = self.pending.dense_weight()
+        if not (np.isfinite(weight).all() and np.isfinite(self.pending.shift).all()):
+            label, op = self.at
+            raise UnsupportedModelError(
+                f"{self.source}: node {label} ({op}): layer {len(self.layers)} overflows float64 "
+                "when its nodes are combined (weights beyond 1e308): rescale the network"
+            )
+        self.layers.append(DenseLayer(weight, self.pending.shift, activation))
+        self.pending = _Affine.identity(self.pending.shift.size)
 
     def close_layer_if_weighted(self) -> None:
         """Before a second Gemm/MatMul without ReLU between: keep the first as a linear layer."""
         if self.pending.has_weights:
-            self.layers.append(self.pending.to_layer("linear"))
-            self.pending = _Affine.identity(self.pending.shift.size)
+            self.close_layer("linear")
 
     def apply_linear(
         self, weight: np.ndarray, bias: np.ndarray, out_shape: tuple[int, ...]
@@ -390,8 +428,7 @@ def _static_shape(value: onnx.ValueInfoProto) -> tuple[int, ...] | None:
 def _relu(walk: _GraphWalk, node: onnx.NodeProto, label: str) -> None:
     if walk.pending.is_identity and walk.layers:
         return  # a second Relu on a layer's output: that layer already ends in a ReLU
-    walk.layers.append(walk.pending.to_layer("relu"))
-    walk.pending = _Affine.identity(walk.pending.shift.size)
+    walk.close_layer("relu")
 
 
 @_handles("Identity")
@@ -787,11 +824,30 @@ def network_to_onnx_bytes(network: Network, *, opset: int = 13) -> bytes:
 
 
 def write_onnx(network: Network, path: str | Path, *, opset: int = 13) -> Path:
-    """Write ``network`` as an ONNX file (parent folders are created); returns the path."""
+    """Write ``network`` as an ONNX file (parent folders are created); returns the path.
+
+    The file is written whole or not at all: through a temporary file beside it, renamed over
+    ``path`` at the end (removed again on any failure, Ctrl-C included)."""
+    import os
+    import tempfile
+
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a directory: give a file name instead, e.g. {path / 'net.onnx'}")
     data = network_to_onnx_bytes(network, opset=opset)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -194,6 +194,10 @@ def read_vnnlib(
 ) -> Property:
     """Read a ``.vnnlib`` (or ``.vnnlib.gz``) file; see :func:`parse_vnnlib`."""
     p = Path(path)
+    if p.is_dir():
+        raise ModelFileError(
+            f"{p} is a directory, not a VNN-LIB file: give the path of a .vnnlib file in it"
+        )
     if not p.is_file():
         raise ModelFileError(f"VNN-LIB file not found: {p} (check the path)")
     try:
@@ -590,13 +594,30 @@ class _Reader:
     # ---- cases -----------------------------------------------------------------------------
     def cases(self, disjuncts: list[Conj], nx: int, ny: int) -> tuple[Case, ...]:
         """Group the disjuncts by input box, in the order of first appearance (repeated output
-        conjunctions within a case are kept once)."""
+        conjunctions within a case are kept once).
+
+        A disjunct whose input box is empty (e.g. the branch ``X_0 <= -1`` of an ``or`` when other
+        asserts put ``X_0`` in ``[0, 1]``) holds for no input and is dropped; only when every
+        disjunct's box is empty is the property refused."""
         grouped: dict[bytes, tuple[np.ndarray, np.ndarray, dict[bytes, OutputConstraint]]] = {}
+        empty: tuple[np.ndarray, np.ndarray] | None = None
         for conj in disjuncts:
             lo, hi, rows = _split(conj, nx)
+            if np.any(lo > hi):
+                if empty is None:
+                    empty = (lo, hi)
+                continue
             c, d = _rows(rows, ny)
             entry = grouped.setdefault(lo.tobytes() + hi.tobytes(), (lo, hi, {}))
             entry[2].setdefault(c.tobytes() + d.tobytes(), OutputConstraint(c, d))
+        if not grouped and empty is not None:
+            lo, hi = empty
+            i = int(np.flatnonzero(lo > hi)[0])
+            branches = f"every one of the {len(disjuncts)} branches" if len(disjuncts) > 1 else ""
+            raise self.input_error(
+                f"the input box is empty{' in ' + branches if branches else ''}: X_{i} has lower "
+                f"bound {float(lo[i])!r} > upper bound {float(hi[i])!r}; fix the input bounds"
+            )
         cases = []
         for k, (lo, hi, unsafe) in enumerate(grouped.values()):
             self.check_box(lo, hi, k, len(grouped))
@@ -614,13 +635,6 @@ class _Reader:
                     f"one): "
                     f"assert both (>= X_{i} ...) and (<= X_{i} ...)"
                 )
-        bad = np.flatnonzero(lo > hi)
-        if bad.size:
-            i = int(bad[0])
-            raise self.input_error(
-                f"the input box is empty{where}: X_{i} has lower bound {float(lo[i])!r} > upper "
-                f"bound {float(hi[i])!r}"
-            )
 
 
 def _split(conj: Conj, nx: int) -> tuple[np.ndarray, np.ndarray, Conj]:
