@@ -3,8 +3,10 @@
 Workers are started with the ``spawn`` method (a fresh interpreter: no forked solver or OpenMP
 state) and limit every numeric library to one thread, so ``jobs`` runs share the cores without
 oversubscription (HiGHS itself runs single-threaded, see :func:`surrogate.solve.highs.
-solve_matrix`). Workers ignore Ctrl-C (the driver stops them) and exit by themselves when the
-driver dies, even by SIGKILL.
+solve_matrix`). Workers ignore Ctrl-C (the driver stops them) and end when the driver dies, even
+by SIGKILL: on Linux the kernel kills them at once (``PR_SET_PDEATHSIG``), elsewhere a watcher
+thread ends them within half a second of their next chance to run Python. Only the driver writes
+the store, so a worker that outlives its driver could never store anything anyway.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -41,11 +44,32 @@ def _watch_parent(parent: int) -> None:
             os._exit(1)  # the driver is gone: nobody will store our result
 
 
+def _die_with_parent(parent: int) -> None:
+    """Linux: ask the kernel to SIGKILL this process when its parent ends.
+
+    The watcher thread alone is not enough: a solver call that holds the GIL (or a long C loop)
+    keeps it from running, so an orphaned worker could compute on for its whole time limit."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no prctl: the watcher still runs
+        return
+    if os.getppid() != parent:  # the driver died before prctl took effect
+        os._exit(1)
+
+
 def init_worker() -> None:
     """Pool initializer: one thread per library, ignore SIGINT, die with the driver."""
     os.environ.update(THREAD_ENV)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    parent = os.getppid()
+    _die_with_parent(parent)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     try:
         import torch
 
@@ -66,18 +90,23 @@ def run_local(
     try:
         with _quiet_resource_tracker():  # the workers start on submit
             futures: dict[Future[Outcome], Task] = {ex.submit(execute, t): t for t in tasks}
+        broken = 0
         for fut in as_completed(futures):
             task = futures[fut]
             try:
                 outcome = fut.result()
             except BrokenProcessPool:
-                raise SolverError(
-                    "a worker process died (killed, or out of memory) while running tasks; the "
-                    "results finished so far are stored: rerun the same command to resume"
-                ) from None
+                broken += 1  # not run to the end: not stored, so the next run does it again
+                continue  # but first store every result that did come back
             except Exception as exc:  # e.g. a task that cannot be sent to a worker
                 outcome = error_outcome(task, f"{type(exc).__name__}: {exc}")
             on_outcome(task, outcome)
+        if broken:
+            raise SolverError(
+                f"a worker process died (killed, or out of memory) while running tasks; {broken} "
+                "task(s) did not finish; the results finished so far are stored: rerun the same "
+                "command to resume"
+            )
     except BaseException:
         _stop(ex)
         raise

@@ -136,8 +136,8 @@ def run_campaign(
         tasks = tasks[:limit]
     if isinstance(spec, SweepSpec):
         check_sweep(spec, tasks)
-    _write_spec(out / SPEC_NAME, spec)
-    with ResultStore(out / STORE_NAME) as store:
+    with ResultStore(out / STORE_NAME) as store:  # takes the folder's writer lock
+        _write_spec(out / SPEC_NAME, spec)
         ok, errors = store.keys("ok"), store.keys("error")
         pending = [t for t in tasks if t.key not in ok and (retry_errors or t.key not in errors)]
         prog = Progress(total=len(tasks), skipped=len(tasks) - len(pending), to_run=len(pending))

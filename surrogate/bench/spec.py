@@ -66,6 +66,7 @@ __all__ = [
     "parse_instances_csv",
     "parse_sweep",
     "parse_random_name",
+    "number_label",
 ]
 
 BOUNDS_METHODS = ("interval", "symbolic", "lp")
@@ -75,6 +76,13 @@ _ROBUST_KEYS = ("kind", "norm", "eps", "target", "images", "stop_on_success")
 _MAX_KEYS = ("kind", "outputs", "minimize", "lower", "upper")
 _PRUNE_KEYS = ("data", "options")
 _RANDOM_RE = re.compile(r"^random:(\d+(?:-\d+)+):seed=(\d+)$")
+
+
+def number_label(v: float) -> str:
+    """``v`` as written in task keys: ``f"{v:g}"`` (``0.5``, ``5``) when that reads back as ``v``,
+    else the exact ``repr`` (``0.5000001``), so two different values never share a key."""
+    short = f"{v:g}"
+    return short if float(short) == v else repr(float(v))
 
 
 @dataclass(frozen=True)
@@ -96,7 +104,7 @@ class ProblemSpec:
         """``(instance id, parameters)`` of every problem instance, in a fixed order."""
         if self.kind == "robustness":
             return [
-                (f"img={i}:eps={e:g}", {"image": i, "eps": e})
+                (f"img={i}:eps={number_label(e)}", {"image": i, "eps": e})
                 for i in self.images
                 for e in self.eps
             ]

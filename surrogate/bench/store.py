@@ -1,10 +1,15 @@
 """The results store: one SQLite file, one row per finished task, safe against a killed run.
 
-* WAL journal and one commit per row: a run killed at any moment (Ctrl-C, SIGKILL, power loss)
-  keeps every row committed before it; SQLite never leaves half a row.
+* WAL journal and one transaction per row: a run killed at any moment (Ctrl-C, SIGKILL) keeps
+  every row committed before it, and SQLite never leaves half a row (a row is there whole or not
+  at all). After a power loss (``synchronous=NORMAL``) the last few commits may be rolled back:
+  those tasks are simply not stored and the next run does them again.
 * ``key`` is the table's primary key: a task is never stored twice. A row with status ``"ok"`` is
   never overwritten; a row with status ``"error"`` is replaced when the task is retried.
-* Only the campaign's driver process writes; readers (the report) may read at any time.
+* One writer at a time: a writable store holds an exclusive lock on ``results.sqlite.lock``
+  (``flock``; the kernel drops it when its process dies, even by SIGKILL), so a second run into
+  the same folder stops at once instead of running the same tasks again. Readers (the report)
+  take no lock and may read at any time.
 
 Stdlib only (``sqlite3``, ``json``): the report reads the store without torch or Pyomo.
 """
@@ -12,20 +17,23 @@ Stdlib only (``sqlite3``, ``json``): the report reads the store without torch or
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from surrogate.errors import ModelFileError
+from surrogate.errors import InputError, ModelFileError
 
 if TYPE_CHECKING:
     from surrogate.bench.tasks import Task
     from surrogate.bench.worker import Outcome
 
-__all__ = ["COLUMNS", "STORE_NAME", "ResultStore"]
+__all__ = ["COLUMNS", "LOCK_SUFFIX", "STORE_NAME", "ResultStore"]
 
 STORE_NAME = "results.sqlite"
+#: The writer's lock file is the store's path with this suffix (``results.sqlite.lock``).
+LOCK_SUFFIX = ".lock"
 SCHEMA_VERSION = 1
 
 #: Columns of the ``results`` table, in order (``record`` holds the full JSON record).
@@ -84,6 +92,8 @@ class ResultStore:
 
     def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path)
+        self._lock: IO[str] | None = None
+        self._writer = not readonly
         if readonly:
             if not self.path.is_file():
                 raise ModelFileError(
@@ -94,7 +104,12 @@ class ResultStore:
             self._check_schema()
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=30.0)
+        self._lock = _lock_writer(self.path)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=30.0)
+        except BaseException:
+            self._release()
+            raise
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
@@ -166,7 +181,24 @@ class ResultStore:
 
     # ---------------------------------------------------------------------------- lifecycle
     def close(self) -> None:
-        self._db.close()
+        """Close; a writer first leaves WAL mode, so a closed store is one self-contained file
+        that any reader opens read-only without creating ``-wal``/``-shm`` files (also in a
+        read-only folder). The next writer turns WAL on again."""
+        try:
+            if self._writer:
+                try:
+                    self._db.execute("PRAGMA busy_timeout=2000")  # don't wait long on readers
+                    self._db.execute("PRAGMA journal_mode=DELETE")
+                except sqlite3.OperationalError:  # a reader is busy: it stays WAL, still sound
+                    pass
+            self._db.close()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        lock, self._lock = getattr(self, "_lock", None), None
+        if lock is not None:
+            lock.close()  # closing the file drops the flock
 
     def __enter__(self) -> ResultStore:
         return self
@@ -178,3 +210,33 @@ class ResultStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _lock_writer(path: Path) -> IO[str] | None:
+    """Take the store's writer lock (``PATH.lock``), or InputError naming the run that holds it.
+
+    ``flock`` locks belong to the open file: they vanish when the holder closes it or dies, so a
+    killed run never leaves a stale lock. The file itself stays (removing it could let two runs
+    lock two different files). Without ``fcntl`` (not POSIX) there is no lock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    f = open(path.with_name(path.name + LOCK_SUFFIX), "a+", encoding="utf-8")  # noqa: SIM115
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "?"
+        f.close()
+        raise InputError(
+            f"{path} is being written by another `surrogate bench run` (pid {holder}); "
+            "wait for it to end (or stop it) before running into this folder again"
+        ) from None
+    except OSError:  # a file system without flock: run unguarded rather than not at all
+        return f
+    f.seek(0)
+    f.truncate()
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    return f

@@ -4,8 +4,12 @@ Task keys are stable strings built from the task's coordinates, so a rerun of th
 extended) spec finds the tasks it already stored:
 
 * sweep:     ``{network}|{config}|{instance}|seed={seed}`` with ``config`` = ``dense`` or
-  ``{method}@{sparsity:g}`` and ``instance`` e.g. ``img=3:eps=5`` or ``out=0``;
+  ``{method}@{sparsity}`` and ``instance`` e.g. ``img=3:eps=5`` or ``out=0``;
 * instances: ``{onnx}|{vnnlib}|{config}|seed={seed}`` (paths as written in the csv).
+
+Numbers are written short (``0.5``) when that is exact and in full otherwise (``0.5000001``), so
+two different tasks never share a key (the store keeps one row per key: a shared key would drop
+a result). :func:`expand_tasks` refuses a campaign that lists one task twice.
 
 Nothing here imports torch or Pyomo.
 """
@@ -15,14 +19,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from surrogate.bench.spec import CampaignSpec, InstancesSpec, SweepSpec
+from surrogate.bench.spec import CampaignSpec, InstancesSpec, SweepSpec, number_label
+from surrogate.errors import InputError
 
 __all__ = ["Task", "config_label", "expand_tasks"]
 
 
 def config_label(method: str, sparsity: float) -> str:
     """``"dense"`` at sparsity 0, else ``"method@sparsity"`` (the report's configurations)."""
-    return "dense" if sparsity == 0 else f"{method}@{sparsity:g}"
+    return "dense" if sparsity == 0 else f"{method}@{number_label(sparsity)}"
 
 
 @dataclass(frozen=True)
@@ -55,10 +60,28 @@ def _configs(methods: tuple[str, ...], sparsities: tuple[float, ...]) -> list[tu
 
 
 def expand_tasks(spec: CampaignSpec) -> list[Task]:
-    """Every task of ``spec`` in a fixed order (network, instance, seed, configuration)."""
-    if isinstance(spec, SweepSpec):
-        return _expand_sweep(spec)
-    return _expand_instances(spec)
+    """Every task of ``spec`` in a fixed order (network, instance, seed, configuration).
+
+    InputError when two tasks share a key (e.g. an instances.csv that lists a row twice): the
+    store keeps one row per key, so one of the two results would be dropped."""
+    tasks = _expand_sweep(spec) if isinstance(spec, SweepSpec) else _expand_instances(spec)
+    seen: set[str] = set()
+    for t in tasks:
+        if t.key in seen:
+            what = "the sweep lists it twice"
+            if isinstance(spec, InstancesSpec):
+                lines = [
+                    str(r.line)
+                    for r in spec.rows
+                    if (r.onnx_rel, r.vnnlib_rel) == (t.network, t.instance)
+                ]
+                what = f"{spec.path or 'instances.csv'} lists it on lines {', '.join(lines)}"
+            raise InputError(
+                f"the campaign holds task {t.key!r} twice ({what}); "
+                "remove the duplicate so that every task is stored once"
+            )
+        seen.add(t.key)
+    return tasks
 
 
 def _expand_sweep(spec: SweepSpec) -> list[Task]:
