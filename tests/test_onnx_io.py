@@ -639,7 +639,7 @@ def _bad_models() -> dict[str, tuple[onnx.ModelProto, type[Exception], str]]:
             _model([gemm], x4, y2, {"w": np.ones((2, 5))}),
             ModelFileError,
             "is not a valid ONNX model: node 'fc' (Gemm): A has 4 columns but B' has shape (5, 2) "
-            "(transB=1)",
+            "(transB=1); the file is inconsistent: re-export the network",
         ),
         "skip_connection": (
             _model(
@@ -672,7 +672,8 @@ def _bad_models() -> dict[str, tuple[onnx.ModelProto, type[Exception], str]]:
                 [helper.make_node("Flatten", ["x"], ["y"], name="f")], x4, [_value("y", [1, 4])]
             ),
             UnsupportedModelError,
-            "the graph contains no layer (no Gemm, MatMul or arithmetic)",
+            "the graph contains no layer (no Gemm, MatMul or arithmetic): give a network with at "
+            "least one dense layer",
         ),
     }
 

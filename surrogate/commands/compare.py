@@ -93,14 +93,19 @@ def _check_method(args: argparse.Namespace, net) -> None:
             f"--method: unknown pruning method {args.method!r}; choose one of "
             f"{', '.join(methods)} (see `surrogate prune --list`)"
         )
+    if "needs data" in methods[args.method]:
+        raise InputError(
+            f"--method {args.method} needs training data, which compare does not pass: choose a "
+            "method that needs none, e.g. magnitude or structured"
+        )
     levels = [p for p in args.sparsities if p > 0]
     if levels:
         try:
             apply(net, args.method, levels[0])
         except InputError as exc:
             raise InputError(
-                f"--method {args.method} cannot prune here: {exc}; choose a method that needs no "
-                "data, e.g. magnitude"
+                f"--method {args.method} cannot prune here: {exc}; choose another method, e.g. "
+                "magnitude"
             ) from None
 
 

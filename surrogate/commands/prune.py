@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="train-prune-rewind rounds on the digits train split (surrogate.prune.finetune)",
     )
-    parser.add_argument("-o", "--output", type=Path,
+    parser.add_argument("-o", "--output",
                         help="ONNX file to write (missing folders are created)")
     parser.add_argument("--list", action="store_true", help="list the pruning methods and exit")
 

@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (1e-3)")
     parser.add_argument("--weight-decay", type=float, default=1e-3, help="Adam weight decay")
     parser.add_argument("--batch-size", type=int, default=64, help="mini-batch size (64)")
-    parser.add_argument("-o", "--output", type=Path,
+    parser.add_argument("-o", "--output",
                         help="ONNX file to write (missing folders are created)")
     parser.add_argument("--all", action="store_true", help="rebuild every model in models.json")
     parser.add_argument(

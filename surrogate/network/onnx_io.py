@@ -79,6 +79,8 @@ _GENERIC_GRAPH_NAMES = frozenset(
 _FLOAT_TYPES = frozenset(
     {TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16}
 )
+_REEXPORT = "the file is inconsistent: re-export the network"
+_DAMAGED = "the file is damaged, truncated or not ONNX: copy it again whole or re-export it"
 _MIN_WRITE_OPSET = 7  # Gemm with numpy broadcasting of C (no `broadcast` attribute)
 
 
@@ -172,7 +174,7 @@ class _GraphWalk:
         return UnsupportedModelError(f"{self.source}: {message}")
 
     def invalid(self, message: str) -> ModelFileError:
-        return ModelFileError(f"{self.source} is not a valid ONNX model: {message}")
+        return ModelFileError(f"{self.source} is not a valid ONNX model: {message}; {_REEXPORT}")
 
     # -------------------------------------------------------------- graph ends
     def _graph_input(self) -> tuple[str, tuple[int, ...]]:
@@ -188,7 +190,7 @@ class _GraphWalk:
         if not value.type.HasField("tensor_type") or tensor_type.elem_type not in _FLOAT_TYPES:
             raise self.unsupported(
                 f"input '{value.name}' is not a floating-point tensor; only float inputs "
-                "are supported"
+                "are supported: export the network with a float input"
             )
         if not tensor_type.HasField("shape"):
             raise self.unsupported(f"input '{value.name}' has no declared shape")
@@ -309,7 +311,10 @@ class _GraphWalk:
             self.at = ("at the output", "end of the graph")
             self.close_layer("linear")
         if not self.layers:
-            raise self.unsupported("the graph contains no layer (no Gemm, MatMul or arithmetic)")
+            raise self.unsupported(
+                "the graph contains no layer (no Gemm, MatMul or arithmetic): give a network "
+                "with at least one dense layer"
+            )
         declared = _static_shape(self.graph.output[0])
         if declared is not None and _product(declared) != self.layers[-1].n_out:
             raise self.invalid(
@@ -686,13 +691,18 @@ def _load_model(path: Path) -> onnx.ModelProto:
     if path.is_dir():
         raise ModelFileError(f"{path} is a directory, not an ONNX file")
     if path.stat().st_size == 0:
-        raise ModelFileError(f"{path} is not a valid ONNX model: the file is empty")
+        raise ModelFileError(
+            f"{path} is not a valid ONNX model: the file is empty; give the path of the network's "
+            ".onnx file (or copy it again)"
+        )
     try:
         model = onnx.load(str(path))
         onnx.checker.check_model(model)
     except (DecodeError, onnx.checker.ValidationError, OSError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelFileError(f"{path} is not a valid ONNX model: {reason}") from exc
+        raise ModelFileError(
+            f"{path} is not a valid ONNX model: {reason}; {_DAMAGED}"
+        ) from exc
     return model
 
 

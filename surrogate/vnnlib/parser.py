@@ -206,7 +206,10 @@ def read_vnnlib(
             raw = gzip.decompress(raw)
         text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise ModelFileError(f"cannot read VNN-LIB file {p} as UTF-8 text: {exc}") from exc
+        raise ModelFileError(
+            f"cannot read VNN-LIB file {p} as UTF-8 text ({exc}): save it as UTF-8 text (or a "
+            "whole gzip of it for .gz)"
+        ) from exc
     return parse_vnnlib(text, path=str(p), n_inputs=n_inputs, n_outputs=n_outputs)
 
 
@@ -309,7 +312,8 @@ class _Reader:
             elif kind == "close":
                 if not stack:
                     raise self.parse_error(
-                        "unbalanced parentheses: ')' without a matching '('", m.start()
+                        "unbalanced parentheses: ')' without a matching '(': remove it or add "
+                        "the missing '('", m.start()
                     )
                 stack.pop()
                 items = stack[-1].items if stack else top
@@ -325,7 +329,8 @@ class _Reader:
                                    m.start()))
         if stack:
             raise self.parse_error(
-                "unbalanced parentheses: this '(' is never closed", stack[0].pos
+                "unbalanced parentheses: this '(' is never closed: add the missing ')'",
+                stack[0].pos
             )
         return top
 
@@ -406,12 +411,15 @@ class _Reader:
             )
         if sort != "Real":
             raise self.parse_error(
-                f"variable '{name}' has sort '{sort}': only Real is supported", sort_pos
+                f"variable '{name}' has sort '{sort}': only Real is supported (declare it "
+                f"(declare-const {name} Real))", sort_pos
             )
         if name in self.vars:
             first = self.line(self.vars[name][1])
-            raise self.parse_error(f"variable '{name}' is declared twice (first on line {first})",
-                                   pos)
+            raise self.parse_error(
+                f"variable '{name}' is declared twice (first on line {first}): remove one "
+                "declaration", pos
+            )
         index = int(m[2])
         self.vars[name] = (index if m[1] == "X" else ~index, pos)
 
@@ -558,7 +566,9 @@ class _Reader:
                     " before use",
                     pos,
                 )
-            raise self.parse_error(f"bad number '{text}'", pos)
+            raise self.parse_error(
+                f"bad number '{text}': write numbers like 0.5, -2 or 1e-05", pos
+            )
         op = self.head(node)
         args = [self.term(t) for t in node.items[1:]]
         if op in ("+", "-", "*") and not args:
