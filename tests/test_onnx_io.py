@@ -719,3 +719,79 @@ def test_pytorch_export_reads_back_and_matches_torch() -> None:
         expected = model(torch.tensor(x, dtype=torch.float32).reshape(6, 3, 4)).numpy()
     np.testing.assert_allclose(network.forward(x), expected, rtol=RTOL, atol=ATOL)
     _assert_matches_onnxruntime(network, buffer.getvalue(), x)
+
+
+# ============================================================ bad weights and damaged tensors
+def _mlp_with(w1: np.ndarray) -> onnx.ModelProto:
+    nodes = [
+        helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], name="fc1", transB=1),
+        helper.make_node("Relu", ["h"], ["a"], name="relu1"),
+        helper.make_node("Gemm", ["a", "w2"], ["y"], name="fc2", transB=1),
+    ]
+    return _model(nodes, [_value("x", [1, 2])], [_value("y", [1, 1])],
+                  {"w1": w1, "b1": np.zeros(3), "w2": np.ones((1, 3))})
+
+
+@pytest.mark.parametrize(("value", "kind"), [(np.inf, "inf"), (np.nan, "NaN"), (-np.inf, "inf")])
+def test_non_finite_weight_names_file_node_layer_and_tensor_without_warning(
+    tmp_path: Path, value: float, kind: str
+) -> None:
+    w1 = np.ones((3, 2))
+    w1[2, 1] = value
+    path = _save(_mlp_with(w1), tmp_path / "bad.onnx")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a numpy RuntimeWarning would fail here
+        with pytest.raises(
+            ModelFileError,
+            match=re.escape(
+                f"{path}: node 'fc1' (Gemm, layer 0): constant 'w1' holds 1 {kind} value(s) of 6 "
+                "(first at index (2, 1)): the network's weights are broken; re-export it with "
+                "finite weights"
+            ),
+        ):
+            read_onnx(path)
+
+
+def test_weights_that_overflow_when_folded_are_refused(tmp_path: Path) -> None:
+    """Two Gemms with 1e200 weights and no ReLU between: folding them would overflow float64."""
+    nodes = [
+        helper.make_node("Mul", ["x", "s"], ["m"], name="scale"),
+        helper.make_node("Gemm", ["m", "w"], ["y"], name="fc", transB=1),
+    ]
+    model = _model(nodes, [_value("x", [1, 2])], [_value("y", [1, 1])])
+    model.graph.initializer.extend([
+        numpy_helper.from_array(np.full((1, 2), 1e300), "s"),
+        numpy_helper.from_array(np.full((1, 2), 1e300), "w"),
+    ])
+    path = _save(model, tmp_path / "huge.onnx")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UnsupportedModelError, match=r"layer 0 overflows float64"):
+            read_onnx(path)
+
+
+def test_damaged_initializer_is_named(tmp_path: Path) -> None:
+    model = _mlp_with(np.ones((3, 2)))
+    model.graph.initializer[0].data_type = 29  # a data type onnx does not know
+    path = tmp_path / "damaged.onnx"
+    path.write_bytes(model.SerializeToString())
+    with pytest.raises(ModelFileError, match=r"initializer 'w1' cannot be decoded"):
+        read_onnx(path)
+
+
+def test_write_onnx_is_whole_or_nothing(tmp_path: Path) -> None:
+    net = Network((DenseLayer(np.ones((2, 2)), np.zeros(2), "relu"),), name="n")
+    target = tmp_path / "sub" / "n.onnx"
+    write_onnx(net, target)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["n.onnx"]
+    huge = Network((DenseLayer(np.full((2, 2), 1e300), np.zeros(2), "relu"),), name="n")
+    with pytest.raises(InputError, match="overflows float32"):
+        write_onnx(huge, target)
+    assert read_onnx(target).layers[0].weight.tolist() == [[1.0, 1.0], [1.0, 1.0]]  # unchanged
+    with pytest.raises(InputError, match="is a directory"):
+        write_onnx(net, tmp_path / "sub")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["n.onnx"]  # no stray .tmp

@@ -157,7 +157,7 @@ class _GraphWalk:
         self.graph = model.graph
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
         self.constants: dict[str, np.ndarray] = {
-            t.name: numpy_helper.to_array(t) for t in self.graph.initializer
+            t.name: self._initializer(t) for t in self.graph.initializer
         }
         self.input_name, self.input_shape = self._graph_input()
         self.output_name = self._graph_output()
@@ -175,6 +175,16 @@ class _GraphWalk:
 
     def invalid(self, message: str) -> ModelFileError:
         return ModelFileError(f"{self.source} is not a valid ONNX model: {message}; {_REEXPORT}")
+
+    def _initializer(self, tensor: onnx.TensorProto) -> np.ndarray:
+        """A stored constant as an array (a damaged one names the tensor)."""
+        try:
+            return np.asarray(numpy_helper.to_array(tensor))
+        except Exception as exc:  # onnx raises KeyError, ValueError, TypeError... for bad data
+            raise self.invalid(
+                f"initializer '{tensor.name}' cannot be decoded (data type {tensor.data_type}, "
+                f"dims {list(tensor.dims)}: {type(exc).__name__}: {exc})"
+            ) from exc
 
     # -------------------------------------------------------------- graph ends
     def _graph_input(self) -> tuple[str, tuple[int, ...]]:
