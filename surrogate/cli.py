@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from surrogate import __version__
+from surrogate.commands._common import clear_interrupt, interrupted, note_interrupt
 from surrogate.errors import SurrogateError
 
 __all__ = ["main", "build_parser"]
@@ -86,17 +87,26 @@ def _limit_blas_threads() -> None:
 
 
 class _Interrupts:
-    """Records Ctrl-C (SIGINT) while a command runs; raises KeyboardInterrupt as Python does."""
+    """Records Ctrl-C (SIGINT) while a command runs and raises KeyboardInterrupt as Python does.
+
+    The record outlives the exception: when the interrupted code swallows it (a solver stopped
+    halfway reports a failure of its own), the commands' progress callbacks raise it again before
+    the next step (:func:`surrogate.commands._common.check_interrupt`), and the command still
+    ends as interrupted (exit 130) instead of printing a result."""
 
     def __init__(self) -> None:
-        self.seen = False
         self.previous: Any = None
 
+    @property
+    def seen(self) -> bool:
+        return interrupted()
+
     def _handler(self, signum: int, frame: object) -> None:
-        self.seen = True
+        note_interrupt()
         raise KeyboardInterrupt
 
     def __enter__(self) -> _Interrupts:
+        clear_interrupt()
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGINT, self._handler)
         return self
@@ -104,6 +114,7 @@ class _Interrupts:
     def __exit__(self, *exc: object) -> None:
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
+        clear_interrupt()
 
 
 def _os_error_line(exc: OSError) -> str:
@@ -114,17 +125,23 @@ def _os_error_line(exc: OSError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "_run", None):
-        parser.print_help()
-        return EXIT_INPUT
-    _limit_blas_threads()
-    where = f"surrogate {args.command}"
-    debug = bool(getattr(args, "debug", False))
     with _Interrupts() as interrupts:
         try:
-            return int(args._run(args) or 0)
+            parser = build_parser()
+            args = parser.parse_args(argv)
+        except KeyboardInterrupt:
+            return _interrupted("surrogate", False)
+        if not getattr(args, "_run", None):
+            parser.print_help()
+            return EXIT_INPUT
+        _limit_blas_threads()
+        where = f"surrogate {args.command}"
+        debug = bool(getattr(args, "debug", False))
+        try:
+            code = int(args._run(args) or 0)
+            if interrupts.seen:  # the interrupted code carried on: its result is not whole
+                return _interrupted(where, debug)
+            return code
         except KeyboardInterrupt:
             return _interrupted(where, debug)
         except BrokenPipeError:

@@ -80,3 +80,59 @@ def test_no_command_prints_help() -> None:
     r = run_cli()
     assert r.returncode == 2
     assert "compare" in r.stdout
+
+
+# ----------------------------------------------------------------------------------- Ctrl-C
+def _interrupt_after(args: list[str], ready: str, stream: str, delay_s: float):
+    """Start ``surrogate ARGS``, wait for a line holding ``ready`` on ``stream``, wait ``delay_s``,
+    send SIGINT; returns (exit status, stdout, stderr, seconds from SIGINT to exit)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "surrogate", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    seen = []
+    pipe = proc.stderr if stream == "stderr" else proc.stdout
+    assert pipe is not None
+    try:
+        for line in pipe:
+            seen.append(line)
+            if ready in line:
+                break
+        else:
+            raise AssertionError(f"never saw {ready!r}: {''.join(seen)}")
+        time.sleep(delay_s)
+        t0 = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        waited = time.perf_counter() - t0
+    finally:
+        proc.kill()
+    if stream == "stderr":
+        err = "".join(seen) + err
+    else:
+        out = "".join(seen) + out
+    return proc.returncode, out, err, waited
+
+
+def test_ctrl_c_during_compare_solve_exits_130() -> None:
+    """SIGINT while HiGHS solves the dense MILP (20 s limit): 'interrupted', exit 130, at once,
+    no table, no traceback, no solver error."""
+    code, out, err, waited = _interrupt_after(
+        ["compare", "--sparsities", "0.5", "--time-limit", "20"], "[1/2] dense: solving",
+        "stderr", 1.0)
+    assert code == 130, err
+    assert err.rstrip().splitlines()[-1] == "surrogate compare: interrupted"
+    assert "Traceback" not in err and "HiGHS failed" not in err and "error" not in err
+    assert "variant" not in out  # no table of half the runs
+    assert "[2/2]" not in err and waited < 5  # the next run was not started
+
+
+def test_ctrl_c_during_training_exits_130(tmp_path) -> None:
+    out_file = tmp_path / "m.onnx"
+    code, out, err, _ = _interrupt_after(
+        ["train", "--hidden", "64", "64", "--epochs", "2000", "-o", str(out_file)], "epoch",
+        "stdout", 0.2)
+    assert code == 130, err
+    assert err.strip() == "surrogate train: interrupted"
+    assert not out_file.exists() and list(tmp_path.iterdir()) == []  # nothing half-written

@@ -28,12 +28,16 @@ from surrogate.errors import InputError, ModelFileError
 
 __all__ = [
     "check_input_file",
+    "clear_interrupt",
+    "check_interrupt",
     "check_output_dir",
     "check_output_file",
     "check_positive",
     "check_sparsity",
     "float_list",
+    "interrupted",
     "load_x0",
+    "note_interrupt",
     "stderr_progress",
     "write_bytes_atomic",
     "write_json",
@@ -167,7 +171,36 @@ def load_x0(path: str, n_inputs: int) -> np.ndarray:
     return x
 
 
+class _Interrupt:
+    """Whether Ctrl-C (SIGINT) was seen during this command (set by :mod:`surrogate.cli`)."""
+
+    seen = False
+
+
+def note_interrupt() -> None:
+    _Interrupt.seen = True
+
+
+def clear_interrupt() -> None:
+    _Interrupt.seen = False
+
+
+def interrupted() -> bool:
+    return _Interrupt.seen
+
+
+def check_interrupt(message: str = "") -> None:
+    """A progress callback that prints nothing: raises KeyboardInterrupt once Ctrl-C was seen.
+
+    Library code that catches an interruption halfway (a solver stopped by Ctrl-C may report a
+    failure of its own) still calls its progress callback before the next step: the command then
+    stops there instead of starting the next solve."""
+    if _Interrupt.seen:
+        raise KeyboardInterrupt
+
+
 def stderr_progress(message: str) -> None:
+    check_interrupt()
     print(message, file=sys.stderr, flush=True)
 
 

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from surrogate.commands._common import (
+    check_interrupt,
     check_output_file,
     check_positive,
     check_sparsity,
@@ -115,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
     res = verify_instance(
         args.onnx, args.vnnlib, time_limit_s=args.time_limit, prune_method=args.prune,
         sparsity=args.sparsity, attack=not args.no_attack, bounds=args.bounds, seed=args.seed,
-        progress=None if args.quiet else stderr_progress, fallback_dense=not args.no_fallback,
+        progress=check_interrupt if args.quiet else stderr_progress,
+        fallback_dense=not args.no_fallback,
     )
     x, y = res.counterexample_x, res.counterexample_y
     if args.counterexample and x is not None and y is not None:
