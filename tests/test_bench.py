@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import sqlite3
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -367,86 +363,6 @@ def test_preflight_rejects_networks_that_do_not_fit_the_problem(tmp_path: Path) 
     assert not (tmp_path / "out" / "results.sqlite").exists()
 
 
-KILL_SWEEP = """
-[sweep]
-name = "kill"
-time_limit_s = 0.5
-networks = ["random:30-40-40-1:seed=1", "random:30-40-40-1:seed=2", "random:30-40-40-1:seed=3"]
-methods = ["magnitude-global"]
-sparsities = [0.0, 0.3]
-seeds = [0]
-
-[problem]
-kind = "maximize"
-outputs = [0]
-"""
-
-
-def _rows(db: Path) -> list[tuple[str, str]]:
-    if not db.exists():
-        return []
-    try:
-        with sqlite3.connect(db, timeout=5) as con:
-            return list(con.execute("SELECT key, finished_at FROM results"))
-    except sqlite3.OperationalError:  # table not created yet
-        return []
-
-
-def _gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state in ("Z", "X")
-
-
-def test_killed_sweep_resumes_with_every_task_stored_exactly_once(tmp_path: Path) -> None:
-    spec_path = _sweep(KILL_SWEEP, tmp_path, "kill.toml")
-    total = len(expand_tasks(load_spec(spec_path)))
-    out, db = tmp_path / "out", tmp_path / "out" / "results.sqlite"
-    cmd = [
-        sys.executable,
-        "-m",
-        "surrogate",
-        "bench",
-        "run",
-        str(spec_path),
-        "--out",
-        str(out),
-        "--jobs",
-        "1",
-        "--quiet",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not _rows(db) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    before = dict(_rows(db))
-    assert 1 <= len(before) < total, "the run must be killed mid-way"
-    # the orphaned worker notices its driver is gone and exits
-    with sqlite3.connect(db) as con:
-        pids = {int(w.rsplit(":", 1)[1]) for (w,) in con.execute("SELECT worker FROM results")}
-    deadline = time.monotonic() + 10
-    while not all(_gone(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert all(_gone(p) for p in pids)
-
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert (
-        f"{total} tasks: {len(before)} already stored, {total - len(before)} run now" in done.stdout
-    )
-    with sqlite3.connect(db) as con:
-        assert con.execute("SELECT COUNT(*) FROM results").fetchone()[0] == total
-        assert con.execute("SELECT COUNT(DISTINCT key) FROM results").fetchone()[0] == total
-        assert con.execute("SELECT COUNT(*) FROM results WHERE status != 'ok'").fetchone()[0] == 0
-    after = dict(_rows(db))
-    assert set(after) == {t.key for t in expand_tasks(load_spec(spec_path))}
-    assert all(after[k] == v for k, v in before.items())  # finished rows were kept, not rerun
-
-
 def test_instances_csv_campaign_on_two_vnncomp_rows(vnncomp: Path, tmp_path: Path) -> None:
     out = tmp_path / "vnn"
     code = main(
@@ -487,20 +403,3 @@ def test_cli_reports_bad_input_without_traceback(tmp_path: Path, capsys) -> None
     assert "surrogate bench: error: campaign spec" in err and "Traceback" not in err
     assert main(["bench"]) == 2
     assert "give a bench command" in capsys.readouterr().err
-
-
-@pytest.mark.slow  # starting a local Ray instance takes 10-30 s on 2 cores
-def test_ray_backend_runs_the_same_tasks(tmp_path: Path) -> None:
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        pytest.skip("ray is not installed (pip install ray) - the Ray backend is optional")
-    out = tmp_path / "ray"
-    summary = run_campaign(load_spec(SMOKE), out, jobs=2, backend="ray", limit=2)
-    assert (summary.ran, summary.failed, summary.stored_ok) == (2, 0, 2)
-    with ResultStore(out / "results.sqlite", readonly=True) as store:
-        rows = store.rows()
-    assert sorted(r["key"] for r in rows) == sorted(
-        t.key for t in expand_tasks(load_spec(SMOKE))[:2]
-    )
-    assert all(r["record"]["kind"] == "verification" for r in rows)

@@ -327,6 +327,9 @@ def test_one_writer_at_a_time_and_a_killed_writer_leaves_no_stale_lock(tmp_path:
         pass
     proc = _writer(db, "commit-loop")
     try:
+        deadline = time.monotonic() + 10
+        while not _stored(db) and time.monotonic() < deadline:  # it is writing
+            time.sleep(0.01)
         with pytest.raises(InputError, match=rf"\(pid {proc.pid}\)"):
             ResultStore(db)
     finally:
@@ -390,10 +393,43 @@ def test_a_worker_killed_mid_campaign_loses_no_finished_result(tmp_path: Path) -
                     break
 
     with pytest.raises(SolverError, match=r"a worker process died .*rerun the same command"):
-        run_campaign(spec, out, jobs=2, progress=progress)
+        run_campaign(spec, out, jobs=2, limit=12, progress=progress)
     assert seen
     with ResultStore(out / "results.sqlite", readonly=True) as store:
         stored = store.count()
-    assert 2 <= stored < 30
-    again = run_campaign(spec, out, jobs=2)
-    assert (again.skipped, again.ran, again.stored_ok) == (stored, 30 - stored, 30)
+    assert 2 <= stored < 12
+    again = run_campaign(spec, out, jobs=2, limit=12)
+    assert (again.skipped, again.ran, again.stored_ok) == (stored, 12 - stored, 12)
+
+
+def test_a_moved_campaign_keeps_its_keys_so_a_resume_does_not_run_everything_again(
+    tmp_path: Path,
+) -> None:
+    """.onnx networks are named relative to the sweep file: keys (and the ``network`` column) do
+    not change when the campaign folder moves, e.g. to a cluster's shared disk."""
+    import shutil
+
+    from surrogate.bench.worker import error_outcome
+
+    repo = Path(__file__).resolve().parents[1]
+    first = tmp_path / "here" / "campaign"
+    (first / "nets").mkdir(parents=True)
+    shutil.copy(repo / "models" / "digits-2x32.onnx", first / "nets" / "a.onnx")
+    text = RESUME_SWEEP.replace(
+        '"random:20-30-30-1:seed=1", "random:20-30-30-1:seed=2"', '"nets/a.onnx"'
+    )
+    (first / "sweep.toml").write_text(text)
+    tasks = expand_tasks(load_spec(first / "sweep.toml"))
+    assert tasks[0].key == "nets/a.onnx|dense|out=0|seed=0"
+    assert tasks[0].network == str((first / "nets" / "a.onnx").resolve())  # what the worker loads
+    with ResultStore(first / "out" / "results.sqlite") as store:
+        store.put(tasks[0], error_outcome(tasks[0], "RuntimeError: placeholder"))
+    moved = tmp_path / "elsewhere" / "campaign2"
+    moved.parent.mkdir()
+    first.rename(moved)
+    again = expand_tasks(load_spec(moved / "sweep.toml"))
+    assert [t.key for t in again] == [t.key for t in tasks]
+    assert again[0].network == str((moved / "nets" / "a.onnx").resolve())
+    with ResultStore(moved / "out" / "results.sqlite", readonly=True) as store:
+        (row,) = store.rows()
+    assert (row["key"], row["network"]) == (again[0].key, "nets/a.onnx")

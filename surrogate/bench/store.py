@@ -135,7 +135,7 @@ class ResultStore:
         values = (
             task.key,
             task.campaign,
-            task.network,
+            task.network_name,
             task.method,
             float(task.sparsity),
             task.config,

@@ -4,8 +4,12 @@ Task keys are stable strings built from the task's coordinates, so a rerun of th
 extended) spec finds the tasks it already stored:
 
 * sweep:     ``{network}|{config}|{instance}|seed={seed}`` with ``config`` = ``dense`` or
-  ``{method}@{sparsity}`` and ``instance`` e.g. ``img=3:eps=5`` or ``out=0``;
+  ``{method}@{sparsity}`` and ``instance`` e.g. ``img=3:eps=5`` or ``out=0``; an ``.onnx`` network
+  is named relative to the sweep file's folder (``nets/a.onnx``);
 * instances: ``{onnx}|{vnnlib}|{config}|seed={seed}`` (paths as written in the csv).
+
+So keys (and the store's ``network`` column) do not depend on where the campaign sits: a campaign
+moved to another folder or machine resumes instead of running (and storing) everything again.
 
 Numbers are written short (``0.5``) when that is exact and in full otherwise (``0.5000001``), so
 two different tasks never share a key (the store keeps one row per key: a shared key would drop
@@ -16,13 +20,15 @@ Nothing here imports torch or Pyomo.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from surrogate.bench.spec import CampaignSpec, InstancesSpec, SweepSpec, number_label
 from surrogate.errors import InputError
 
-__all__ = ["Task", "config_label", "expand_tasks"]
+__all__ = ["Task", "config_label", "expand_tasks", "network_name"]
 
 
 def config_label(method: str, sparsity: float) -> str:
@@ -47,6 +53,12 @@ class Task:
     @property
     def config(self) -> str:
         return config_label(self.method, self.sparsity)
+
+    @property
+    def network_name(self) -> str:
+        """The network as the key and the store name it (``network`` is what the worker loads:
+        for an ``.onnx`` file of a sweep, its absolute path)."""
+        return str(self.params.get("network_name", self.network))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,7 +85,7 @@ def expand_tasks(spec: CampaignSpec) -> list[Task]:
                 lines = [
                     str(r.line)
                     for r in spec.rows
-                    if (r.onnx_rel, r.vnnlib_rel) == (t.network, t.instance)
+                    if (r.onnx_rel, r.vnnlib_rel) == (t.network_name, t.instance)
                 ]
                 what = f"{spec.path or 'instances.csv'} lists it on lines {', '.join(lines)}"
             raise InputError(
@@ -82,6 +94,17 @@ def expand_tasks(spec: CampaignSpec) -> list[Task]:
             )
         seen.add(t.key)
     return tasks
+
+
+def network_name(network: str, sweep_path: str) -> str:
+    """An ``.onnx`` network relative to the sweep file's folder (POSIX separators); others as is."""
+    if not network.endswith(".onnx") or not sweep_path or not os.path.isabs(network):
+        return network
+    try:
+        rel = os.path.relpath(network, Path(sweep_path).resolve().parent)
+    except ValueError:  # pragma: no cover - another drive (Windows)
+        return network
+    return Path(rel).as_posix()
 
 
 def _expand_sweep(spec: SweepSpec) -> list[Task]:
@@ -93,6 +116,7 @@ def _expand_sweep(spec: SweepSpec) -> list[Task]:
     }
     tasks = []
     for net in spec.networks:
+        name = network_name(net, spec.path)
         for inst, inst_params in prob.instances():
             for seed in spec.seeds:
                 for method, p in _configs(spec.methods, spec.sparsities):
@@ -101,9 +125,11 @@ def _expand_sweep(spec: SweepSpec) -> list[Task]:
                         "instance": inst_params,
                         "prune_options": dict(spec.prune_options.get(method, {})),
                     }
+                    if name != net:
+                        params["network_name"] = name
                     tasks.append(
                         Task(
-                            key=f"{net}|{config_label(method, p)}|{inst}|seed={seed}",
+                            key=f"{name}|{config_label(method, p)}|{inst}|seed={seed}",
                             campaign="sweep",
                             network=net,
                             method=method,
