@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,14 @@ from surrogate.data import Dataset
 from surrogate.errors import InputError, ModelFileError
 from surrogate.network.onnx_io import onnxruntime_forward, read_onnx
 from surrogate.train import DATASET_DESCRIPTION, EpochStats, model_name, train_mlp
-from surrogate.zoo import MODELS_DIR, list_models, load_model, read_records
+from surrogate.zoo import (
+    ACCURACY_TOLERANCE,
+    MODELS_DIR,
+    accuracy_matches,
+    list_models,
+    load_model,
+    read_records,
+)
 
 RECORDS = json.loads((MODELS_DIR / "models.json").read_text())
 
@@ -94,7 +102,9 @@ def test_shipped_model_loads_and_reaches_its_recorded_accuracy(
 ) -> None:
     net = load_model(str(record["name"]))
     assert net.widths == [64, *record["hidden"], 10]  # type: ignore[misc]
-    assert _accuracy(net, digits) == record["test_accuracy"]
+    # fixed weights, but the float64 forward pass sums through BLAS: allow one test image of
+    # difference (a near-tie decided the other way on another CPU), not more
+    assert abs(_accuracy(net, digits) - record["test_accuracy"]) <= 1 / len(digits.y_test) + 1e-12
     assert net.metadata["test_accuracy"] == record["test_accuracy"]
     assert net.metadata["seed"] == record["seed"] and net.metadata["epochs"] == record["epochs"]
     # the file computes what the Network computes (float32 file vs float64 forward pass)
@@ -134,19 +144,55 @@ def test_load_model_by_path_and_errors(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------------- the CLI
 def test_cli_rebuild_reproduces_a_shipped_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], digits: Dataset
+) -> None:
+    """By behaviour, not bits (bit-identical weights are not portable across CPUs: another CPU
+    moved 1947 of 2048 weights by up to 0.0063 at equal accuracy): the same architecture, the
+    recorded accuracy within the tolerance, and the same result twice on this machine."""
+    record = next(r for r in RECORDS if r["name"] == "digits-2x32")
+    rebuilt = []
+    for run in ("a", "b"):
+        folder = tmp_path / run
+        folder.mkdir()
+        shutil.copy(MODELS_DIR / "models.json", folder / "models.json")
+        code = main(["train", "--all", "--models-dir", str(folder), "--only", "digits-2x32"])
+        out = capsys.readouterr().out
+        assert code == 0, out
+        assert re.search(r"digits-2x32: test accuracy 0\.\d{4} \(matches the record", out), out
+        assert "digits-2x32 epoch 20/100: loss" in out
+        assert not (folder / "digits-4x64.onnx").exists()  # --only
+        rebuilt.append(read_onnx(folder / "digits-2x32.onnx"))
+    shipped = load_model("digits-2x32")
+    for net in rebuilt:
+        assert net.widths == shipped.widths == [64, 32, 32, 10]
+        assert [la.activation for la in net.layers] == [la.activation for la in shipped.layers]
+        assert abs(_accuracy(net, digits) - float(record["test_accuracy"])) <= ACCURACY_TOLERANCE
+        assert net.metadata["test_accuracy"] == _accuracy(net, digits)
+    for a, b in zip(*(net.layers for net in rebuilt), strict=True):  # deterministic here
+        np.testing.assert_array_equal(a.weight, b.weight)
+        np.testing.assert_array_equal(a.bias, b.bias)
+
+
+def test_rebuild_judgement_uses_the_accuracy_tolerance() -> None:
+    assert ACCURACY_TOLERANCE == 0.01
+    assert accuracy_matches(0.9577, 0.9577)
+    assert accuracy_matches(0.9577 - 0.0099, 0.9577) and accuracy_matches(0.9677, 0.9577)
+    assert not accuracy_matches(0.9577 - 0.0111, 0.9577)
+    assert not accuracy_matches(0.9577, None)
+
+
+def test_cli_rebuild_within_tolerance_matches_and_writes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    shutil.copy(MODELS_DIR / "models.json", tmp_path / "models.json")
-    code = main(["train", "--all", "--models-dir", str(tmp_path), "--only", "digits-2x32"])
-    assert code == 0
+    """A record off by less than the tolerance (as on another CPU) still matches: exit 0."""
+    rec = next(r for r in RECORDS if r["name"] == "digits-2x32")
+    shifted = float(rec["test_accuracy"]) - 0.005
+    (tmp_path / "models.json").write_text(json.dumps([{**rec, "test_accuracy": shifted}]))
+    assert main(["train", "--all", "--models-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    record = next(r for r in RECORDS if r["name"] == "digits-2x32")
-    assert f"digits-2x32: test accuracy {record['test_accuracy']:.4f} (matches the record)" in out
-    assert "digits-2x32 epoch 20/100: loss" in out
-    rebuilt, shipped = read_onnx(tmp_path / "digits-2x32.onnx"), load_model("digits-2x32")
-    for a, b in zip(rebuilt.layers, shipped.layers, strict=True):
-        np.testing.assert_array_equal(a.weight, b.weight)
-    assert not (tmp_path / "digits-4x64.onnx").exists()
+    assert f"(matches the record {shifted:.4f} within 0.01)" in out
+    assert (tmp_path / "digits-2x32.onnx").is_file()
+    assert read_records(tmp_path)[0].test_accuracy == shifted  # the record is left as it was
 
 
 def test_cli_rebuild_flags_a_mismatch_and_keeps_the_file(
