@@ -95,8 +95,9 @@ def summary_line(r: RunResult) -> str:
     return f"{what}; {r.status}, {r.size['binaries']} binaries, total {r.total_s:.2f} s"
 
 
-def format_table(results: Sequence[RunResult]) -> str:
-    """A fixed-width table of the figures of each run."""
+def format_table(results: Sequence[RunResult], *, legend: bool = True) -> str:
+    """A fixed-width table of the figures of each run, followed by a legend of its columns
+    (``legend=False``: the table alone)."""
     if not results:
         return "(no runs)"
     verification = results[0].kind == "verification"
@@ -122,4 +123,51 @@ def format_table(results: Sequence[RunResult]) -> str:
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     out = [line, "-" * len(line)]
     out += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    if legend:
+        out += ["", *_legend(verification)]
     return "\n".join(out)
+
+
+def _legend(verification: bool) -> list[str]:
+    """What the columns of :func:`format_table` mean (times in seconds from the run's start,
+    pruning, bounds and model build included)."""
+    lines = [
+        "columns (times in s from the start of the run, pruning, bounds and build included;"
+        " - = none):",
+        "  status        how the solve ended: optimal, time_limit, stopped (ended early on purpose:"
+        " at the first dense",
+        "                adversarial unless --keep-going), cutoff (the dense MILP's proof), infeasible,"
+        " error",
+    ]
+    if verification:
+        lines += [
+            "  verdict       sat: an input in the ball changes the DENSE network's predicted class"
+            " (any class; checked",
+            "                in float64 and by onnxruntime); unsat: the dense MILP proved none"
+            " exists; unknown: neither",
+            "  t_adv_s       time to the first dense adversarial (the first sat input)",
+            "  best_dense    lowest MILP objective found, evaluated on the dense network: the margin"
+            " y_label - y_target",
+            "                of the targeted class (--target top2: the runner-up), negative when"
+            " that class wins;",
+            "                sat needs any class change, so best_dense > 0 can go with sat",
+        ]
+    else:
+        lines += [
+            "  best_dense    best objective found, evaluated on the dense network (the pruned rows'"
+            " own optimum may differ)",
+        ]
+    lines += [
+        "  t_best_s      time to best_dense;  t_first_inc_s: time to the first incumbent of any"
+        " quality",
+        "  bound         the solver's dual bound on its own MILP: for a pruned row it bounds the"
+        " SURROGATE, not the",
+        "                dense network, and proves nothing about it; only the dense row's bound"
+        " can prove",
+        "  nodes         branch-and-bound nodes;  setup_s: pruning + bounds + build;  solve_s:"
+        " HiGHS",
+        "  vars bins cons nnz  MILP size: variables, binaries, constraints, nonzeros;  unstable:"
+        " ReLUs whose sign the",
+        "                bounds leave open (one binary each)",
+    ]
+    return lines

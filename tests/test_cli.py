@@ -20,6 +20,12 @@ def test_compare_prints_table_and_writes_json(tmp_path, capsys) -> None:
     assert rc == 0
     text = capsys.readouterr().out
     assert "variant" in text and "magnitude@0.5" in text and "dense" in text
+    # the legend under the table
+    assert "  t_adv_s       time to the first dense adversarial" in text
+    assert "  best_dense    lowest MILP objective found, evaluated on the dense network: the margin" in text
+    assert "sat needs any class change" in text
+    assert "for a pruned row it bounds the SURROGATE" in text
+    assert "stopped (ended early on purpose" in text
     runs = json.loads(out.read_text())["runs"]
     assert [r["label"] for r in runs] == ["dense", "magnitude@0.5"]
     dense = runs[0]
@@ -44,6 +50,23 @@ def test_compare_maximize_task(capsys) -> None:
     assert rc == 0
     text = capsys.readouterr().out
     assert "best dense objective" in text
+    assert "  best_dense    best objective found, evaluated on the dense network" in text
+    assert "t_adv_s" not in text
+
+
+def test_compare_json_flag_prints_one_object_and_json_out_writes_it(tmp_path, capfd) -> None:
+    """--json: one JSON object on stdout (no table); --json-out FILE: the same object in a file."""
+    out = tmp_path / "sub" / "runs.json"
+    rc = main(["compare", "--model", "digits-2x32", "--task", "maximize", "--sparsities", "0.8",
+               "--time-limit", "1", "--json", "--json-out", str(out)])
+    assert rc == 0
+    stdout, stderr = capfd.readouterr()
+    record = json.loads(stdout)  # stdout is exactly one JSON object
+    assert json.loads(out.read_text()) == record
+    assert [r["label"] for r in record["runs"]] == ["dense", "magnitude@0.8"]
+    assert record["task"] == "maximize" and record["model"] == "digits-2x32"
+    assert record["conclusion"].startswith("best dense objective")
+    assert "network: digits-2x32" in stderr  # the header goes to stderr with --json
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -214,3 +214,14 @@ def test_cli_report_and_no_torch_or_pyomo(verification_dir: Path, capsys) -> Non
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_problem_line_is_readable_not_a_python_dict(verification_dir: Path, tmp_path: Path) -> None:
+    spec = {"name": "synthetic", "kind": "sweep", "bounds": "interval",
+            "problem": {"kind": "robustness", "norm": "l1", "eps": [2.0, 5.0], "target": "top2",
+                        "images": [0, 2], "stop_on_success": True, "ignored": "x"}}
+    (verification_dir / "spec.json").write_text(json.dumps(spec))
+    md = write_report(verification_dir, tmp_path / "rep").markdown.read_text()
+    assert ("- problem: robustness; norm l1; eps 2, 5; target top2; images 0, 2; "
+            "stop on success yes\n") in md
+    assert "{" not in md.split("- problem:")[1].splitlines()[0]

@@ -82,9 +82,26 @@ def _head(c: Campaign) -> str:
         prob = dict(c.spec["problem"])
         keep = _PROBLEM_KEYS.get(str(prob.get("kind")), tuple(prob))
         prob = {k: prob[k] for k in keep if k in prob}
-        lines.append(f"- problem: {prob}")
+        lines.append(f"- problem: {_problem_text(prob)}")
         lines.append(f"- bounds: {c.spec.get('bounds', '-')}")
     return "\n".join(lines)
+
+
+def _problem_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, list | tuple):
+        return ", ".join(_problem_value(x) for x in v) or "-"
+    return str(v)
+
+
+def _problem_text(prob: dict[str, object]) -> str:
+    """``robustness; norm l1; eps 2; target top2; images 0, 2`` (not a Python dict)."""
+    parts = [str(prob.get("kind", "?"))]
+    parts += [f"{k.replace('_', ' ')} {_problem_value(v)}" for k, v in prob.items() if k != "kind"]
+    return "; ".join(parts)
 
 
 def _cactus_text(c: Campaign) -> str:
