@@ -26,11 +26,16 @@ What the answers guarantee:
   checked with tolerance 0), (b) meets one of that case's unsafe conjunctions ``C y <= d`` exactly
   on our float64 forward pass, and (c) meets it on **onnxruntime**'s outputs at ``x`` up to
   :data:`ORT_TOL`. ``counterexample_y`` is onnxruntime's output, as VNN-COMP checks it.
-* ``unsat``: the MILP of the **dense** network proved every case (dual bound ``> PROOF_MARGIN``,
-  or, since the dense MILP gets HiGHS's proof cutoff ``objective_bound = PROOF_MARGIN``, HiGHS
-  found no point at all with ``t <= PROOF_MARGIN``; see :mod:`surrogate.solve.run`). A
+* ``unsat``: the MILP of the **dense** network proved every case beyond that model's numerical
+  margin (dual bound ``> margin``, or, with HiGHS's proof cutoff ``objective_bound = margin``,
+  no point at all with ``t <= margin``), solved as a prover: scaled by powers of two, relaxed by
+  more than HiGHS's tolerances, with a margin that covers its dual tolerance, and never on a
+  model too badly scaled for the solver to certify (:mod:`surrogate.solve.numerics`). A
   surrogate run never proves anything: pruning changes the function, so the absence of a
   counterexample on the surrogate says nothing about the network.
+* ``unknown``: every run ended before the time limit without an answer, for a reason given in
+  ``reason`` (e.g. a dual bound inside the model's numerical margin, a model too badly scaled
+  for any HiGHS answer to be a proof: see :mod:`surrogate.solve.numerics` and docs/verify.md);
 * ``timeout``: everything else (time ran out, or a candidate failed a check).
 
 A time limit is a normal outcome; only bad inputs (missing files, sizes that do not match,
@@ -67,6 +72,7 @@ __all__ = [
     "ATTACK_EXTRA_MAX_S",
     "ATTACK_ROUNDS",
     "ATTACK_SHARE",
+    "GAVE_UP_SHARE",
     "LP_BOUNDS_SHARE",
     "MIN_SOLVE_S",
     "ORT_TOL",
@@ -94,6 +100,9 @@ ATTACK_EXTRA_MAX_S = 0.1
 ATTACK_ROUNDS = 10
 #: Share of a run's time that ``bounds="lp"`` may spend tightening bounds.
 LP_BOUNDS_SHARE = 0.3
+#: An instance whose runs all ended with more than this share of its time left, without an
+#: answer, is ``unknown`` (with the reason), not ``timeout``.
+GAVE_UP_SHARE = 0.02
 
 Progress = Callable[[str], None]
 
@@ -102,13 +111,14 @@ Progress = Callable[[str], None]
 class VerifyResult:
     """The checked answer for one instance (see the module docstring for the guarantees)."""
 
-    result: str  # "sat" | "unsat" | "timeout"
+    result: str  # "sat" | "unsat" | "timeout" | "unknown"
     wall_s: float
     counterexample_x: tuple[float, ...] | None
     counterexample_y: tuple[float, ...] | None  # onnxruntime outputs at x
     method: str  # "attack" | "milp" | "milp-surrogate" | "none"
     cases: int
     details: dict = field(default_factory=dict)  # per-case runs, prune info, bounds
+    reason: str | None = None  # why "unknown": what stopped the proof before the time limit
 
     def to_dict(self) -> dict:
         """Plain JSON-ready data (lists, floats, ints, strings, None)."""
@@ -150,21 +160,51 @@ def check_counterexample(
     return bool(ok), xc, y_ort
 
 
+def _float32_error(network: Network, x: np.ndarray) -> np.ndarray:
+    """The typical float32 evaluation error of each output at ``x`` (as onnxruntime computes
+    it), as a standard deviation: rounding errors of size ``u = 2^-24`` times each term, assumed
+    independent (the worst case, every error aligned, is orders of magnitude too pessimistic on
+    deep nets); the input's own rounding first, then per layer
+    ``s_k^2 = W^2 s'^2 + u^2 (W^2 h^2 + b^2 + z^2)``, where ``s'`` is the error after the ReLU
+    (none for a neuron inactive by more than ten of its deviations)."""
+    unit = 2.0**-24
+    h = np.asarray(x, dtype=np.float64)
+    var = (h * unit) ** 2
+    for layer in network.layers:
+        w2 = layer.weight**2
+        z = layer.weight @ h + layer.bias
+        var = w2 @ var + unit**2 * (w2 @ h**2 + layer.bias**2 + z**2)
+        if layer.activation == "relu":
+            var = np.where(z < -10.0 * np.sqrt(var), 0.0, var)
+            h = np.maximum(z, 0.0)
+        else:
+            h = z
+    return np.sqrt(var)
+
+
 def _check_reading(onnx_path: Path, network: Network, box: Box) -> float:
     """Compare our float64 network with onnxruntime at the box centre, before trusting any proof.
 
     Returns the largest absolute difference; raises :class:`UnsupportedModelError` when it is
-    beyond float32 rounding (``rtol = atol = 1e-3``), i.e. when the file was read wrongly."""
+    beyond what float32 evaluation explains: ``1e-3 (1 + |y|)`` plus ten deviations of float32
+    rounding at that point (:func:`_float32_error`; a network evaluated near ``x = 1.2e4``
+    legitimately loses units in the last place of its large intermediate values). A graph read
+    wrongly (a transposed weight, a missed normalisation) differs by the size of the outputs
+    themselves."""
     x = box.center()
     y64, y_ort = network.forward(x), onnxruntime_forward(onnx_path, x)
-    diff = float(np.max(np.abs(y64 - y_ort)))
-    if not np.allclose(y64, y_ort, rtol=1e-3, atol=1e-3):
+    diff = np.abs(y64 - y_ort)
+    tol = 1e-3 * (1.0 + np.abs(y64)) + 10.0 * _float32_error(network, x)
+    if not np.all(diff <= tol):
+        j = int(np.argmax(diff - tol))
         raise UnsupportedModelError(
             f"{onnx_path}: the network as read (float64) and onnxruntime disagree at the centre of "
-            f"the first input box (largest output difference {diff:.3g}); its graph is not read "
-            "faithfully, so no verdict can be trusted: please report this file"
+            f"the first input box (largest output difference {float(np.max(diff)):.3g}, at output "
+            f"{j}: {y64[j]:.6g} against {y_ort[j]:.6g}, beyond float32 rounding {tol[j]:.3g}); "
+            "its graph is not read faithfully, so no verdict can be trusted: please report this "
+            "file"
         )
-    return diff
+    return float(np.max(diff, initial=0.0))
 
 
 # ----------------------------------------------------------------------------- options
@@ -270,9 +310,10 @@ def _bounds_for(inst: _Instance, net: Network, k: int, budget_s: float) -> tuple
 
 def _milp(
     inst: _Instance, k: int, net: Network | None, budget_end: float, warm: np.ndarray | None,
-    label: str, sparsity: float,
+    label: str, sparsity: float, prove: bool = True,
 ) -> tuple[RunResult, dict] | None:
-    """One MILP of case ``k`` (``net=None``: dense) that ends by ``budget_end`` (solve part)."""
+    """One MILP of case ``k`` (``net=None``: dense) that ends by ``budget_end`` (solve part);
+    ``prove=False``: a search for a counterexample only (the exact model, HiGHS's defaults)."""
     model_net = net if net is not None else inst.network
     b, binfo = _bounds_for(inst, model_net, k, budget_end - time.perf_counter())
     limit = min(budget_end, inst.deadline) - time.perf_counter()
@@ -287,7 +328,8 @@ def _milp(
     run = run_milp(
         inst.problems[k], net, label=label, sparsity=sparsity, time_limit_s=limit, bounds=b,
         warm_start=warm, confirm=confirm, seed=inst.seed, progress=inst.progress,
-        cutoff=net is None,  # the dense MILP, after the attack: HiGHS's proof cutoff
+        cutoff=net is None and prove,  # the dense MILP, after the attack: HiGHS's proof cutoff
+        prove=prove,
     )
     d = run.to_dict()
     d.pop("trace", None)
@@ -327,6 +369,8 @@ def _solve_case(
                 return "sat", "milp-surrogate", np.array(run.counterexample_x)
             best = _better(best, run)
         if not fallback_dense:
+            record["note"] = ("the surrogate MILP found no counterexample, and without the dense "
+                              "MILP (no fallback) nothing can be proved")
             return "unknown", "none", None
     out = _milp(inst, k, None, case_end, None if best is None else best[1], "dense", 0.0)
     if out is None:
@@ -335,7 +379,21 @@ def _solve_case(
     runs.append(d)
     if run.verdict == "sat" and run.counterexample_x is not None:
         return "sat", "milp", np.array(run.counterexample_x)
-    return ("unsat" if run.verdict == "unsat" else "unknown"), "milp", None
+    if run.verdict == "unsat":
+        return "unsat", "milp", None
+    if run.status in ("optimal", "infeasible", "error"):
+        # the proof run ended early without an answer: its model is a relaxation (proof runs
+        # widen every row, see solve/numerics.py) whose optimum need not be a real point, or
+        # HiGHS failed; search the exact model for a counterexample with the time left
+        best = _better(best, run)
+        out = _milp(inst, k, None, case_end, None if best is None else best[1], "dense-search",
+                    0.0, prove=False)
+        if out is not None:
+            run, d = out
+            runs.append(d)
+            if run.verdict == "sat" and run.counterexample_x is not None:
+                return "sat", "milp", np.array(run.counterexample_x)
+    return "unknown", "milp", None
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -392,14 +450,14 @@ def _verify(
     }
 
     def answer(result: str, method: str, x: np.ndarray | None = None,
-               y: np.ndarray | None = None) -> VerifyResult:
+               y: np.ndarray | None = None, reason: str | None = None) -> VerifyResult:
         for rec in details["per_case"]:
             rec.pop("_best", None)
         return VerifyResult(
             result=result, wall_s=time.perf_counter() - t_start,
             counterexample_x=None if x is None else tuple(map(float, x)),
             counterexample_y=None if y is None else tuple(map(float, y)),
-            method=method, cases=n, details=details,
+            method=method, cases=n, details=details, reason=reason,
         )
 
     surrogate = None
@@ -414,6 +472,7 @@ def _verify(
             inst.say(f"case {k + 1}: PGD counterexample, confirmed by onnxruntime")
             return answer("sat", "attack", xc, y_ort)
     proved = 0
+    finished = 0
     for k in range(n):
         remaining = inst.remaining()
         if remaining < MIN_SOLVE_S:
@@ -428,8 +487,27 @@ def _verify(
                 return answer("sat", how, xc, y_ort)
             verdict = "unknown"
         proved += verdict == "unsat"
+        finished += 1
         details["per_case"][k]["verdict"] = verdict
-    return answer("unsat", "milp") if proved == n else answer("timeout", "none")
+    if proved == n:
+        return answer("unsat", "milp")
+    if finished == n and inst.remaining() > max(MIN_SOLVE_S, GAVE_UP_SHARE * time_limit_s):
+        return answer("unknown", "none", reason=_reason(details))
+    return answer("timeout", "none")
+
+
+def _reason(details: dict) -> str:
+    """Why the runs of an instance ended before its time limit without an answer."""
+    notes = []
+    for rec in details["per_case"]:
+        if rec.get("note"):
+            notes.append(rec["note"])
+        for run in rec.get("runs", []):
+            if run.get("note") and run["note"] not in notes:
+                notes.append(run["note"])
+    if not notes:
+        notes.append("the MILP ended without a proof or a checked counterexample")
+    return "; ".join(notes)
 
 
 def _prune(inst: _Instance, method: str, sparsity: float, details: dict) -> Network:

@@ -11,8 +11,10 @@
   incumbent, node count and the anytime trace. Only a HiGHS failure raises :class:`SolverError`.
 * Ctrl-C during a solve (Python's ``KeyboardInterrupt``, raised inside a callback) stops HiGHS and
   is raised again once it has returned, so callers see an interruption, not a solver failure.
-* Matrix entries below HiGHS's ``small_matrix_value`` are removed with their effect moved into
-  the row bounds (:func:`~surrogate.solve.numerics.relax_tiny_terms`), never silently dropped.
+* HiGHS gets the model scaled by powers of two (:func:`~surrogate.solve.numerics.scale_for_highs`:
+  exact, so its absolute tolerances act relative to each quantity's size) and without the matrix
+  entries it would silently drop (their effect moved into the row bounds); solutions, warm starts
+  and callbacks are in the caller's unscaled columns.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 from surrogate._highs import new_highs
 from surrogate.encode.matrix import MatrixModel
 from surrogate.errors import SolverError
-from surrogate.solve.numerics import relax_tiny_terms
+from surrogate.solve.numerics import scale_for_highs
 
 __all__ = ["SolveResult", "TracePoint", "solve_matrix", "PRESETS"]
 
@@ -116,11 +118,15 @@ def solve_matrix(
     preset: str = "default",
     threads: int = 1,
     seed: int = 0,
+    relax: float = 0.0,
 ) -> SolveResult:
-    """Solve ``model``; see the module docstring for the callbacks. ``options`` are HiGHS options."""
+    """Solve ``model``; see the module docstring for the callbacks. ``options`` are HiGHS options;
+    ``relax`` widens every row and continuous bound of the scaled model (proof runs, see
+    :mod:`surrogate.solve.numerics`)."""
     if not time_limit_s > 0:
         raise SolverError(f"time_limit_s must be > 0, got {time_limit_s}")
-    model = relax_tiny_terms(model)
+    original = model
+    model, col_scale = scale_for_highs(model, relax)
     h = new_highs()
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("threads", int(threads))
@@ -137,8 +143,9 @@ def solve_matrix(
     stop: dict[str, object] = {"flag": False, "interrupt": None}
     sign = -1.0 if model.maximize else 1.0
 
-    def record(x: np.ndarray, obj: float, bound: float) -> None:
+    def record(x_scaled: np.ndarray, obj: float, bound: float) -> None:
         t = time.perf_counter() - t_start
+        x = x_scaled * col_scale
         if best["obj"] is not None and sign * obj >= sign * float(best["obj"]) - 1e-12:  # type: ignore[arg-type]
             return
         best["x"], best["obj"] = x, obj
@@ -170,7 +177,8 @@ def solve_matrix(
         h.cbMipInterrupt.subscribe(interrupt)
     if warm_start is not None:
         ws = np.asarray(warm_start, dtype=np.float64)
-        if ws.shape == (model.n_cols,) and model.max_violation(ws) <= 1e-6:
+        if ws.shape == (model.n_cols,) and original.max_violation(ws) <= 1e-6:
+            ws = ws / col_scale
             sol = highspy.HighsSolution()
             sol.col_value = ws
             sol.value_valid = True
@@ -195,7 +203,7 @@ def solve_matrix(
     sol = h.getSolution()
     if sol.value_valid:
         x_sol = np.array(sol.col_value, dtype=np.float64)
-        obj_sol = model.objective_value(x_sol)
+        obj_sol = model.objective_value(x_sol)  # the same value as on the unscaled model
         if best["obj"] is None or sign * obj_sol < sign * float(best["obj"]) - 1e-12:  # type: ignore[arg-type]
             record(x_sol, obj_sol, float(info.mip_dual_bound) if model.n_integer else obj_sol)
         x_best = best["x"]

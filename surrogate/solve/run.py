@@ -43,7 +43,7 @@ from surrogate.network.spec import Network
 from surrogate.problems.base import Problem
 from surrogate.sets import L1Ball
 from surrogate.solve.highs import SolveResult, solve_matrix
-from surrogate.solve.numerics import PROOF_MARGIN, proof_margin, proof_options
+from surrogate.solve.numerics import PROOF_MARGIN, PROOF_RELAX, proof_margin, proof_options
 
 __all__ = ["PROOF_MARGIN", "RunResult", "TraceEntry", "run_milp"]
 
@@ -132,6 +132,7 @@ def run_milp(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
     cutoff: bool = False,
+    prove: bool = True,
 ) -> RunResult:
     """Build and solve ``problem`` with ``surrogate`` (default: the dense network itself).
 
@@ -143,12 +144,18 @@ def run_milp(
     problem on the dense network (else :class:`InputError`). Off by default: it makes proofs much
     faster, but HiGHS's heuristics then keep no incumbent above the cutoff, which can slow the
     search for a counterexample when no attack found one first. ``surrogate verify`` uses it for
-    its dense MILPs, after the attack."""
+    its dense MILPs, after the attack.
+
+    ``prove``: on a dense verification problem, run HiGHS as a prover (the numerical contract of
+    :mod:`surrogate.solve.numerics`: relaxed, scaled model with tight tolerances; the verdict may
+    be ``unsat``); ``False`` searches the exact model with HiGHS's defaults (``sat`` or
+    ``unknown`` only)."""
     t_run = time.perf_counter() - prune_s
     dense = problem.network
     net = surrogate if surrogate is not None else dense
     is_dense = surrogate is None or surrogate is dense
-    if cutoff and not (is_dense and problem.kind == "verification" and not problem.maximize):
+    if cutoff and not (is_dense and prove and problem.kind == "verification"
+                       and not problem.maximize):
         raise InputError(
             "cutoff=True needs a verification problem on the dense network (a surrogate's "
             "incumbent above the cutoff can still be a dense counterexample)"
@@ -169,7 +176,7 @@ def run_milp(
     handle = problem.add_objective(builder, out_cols, out_lo, out_hi)
     model = builder.build()
     build_s = time.perf_counter() - t0
-    proving = is_dense and problem.kind == "verification" and not problem.maximize
+    proving = prove and is_dense and problem.kind == "verification" and not problem.maximize
     pm = proof_margin(model) if proving else None
     can_prove = pm is not None and pm.trusted
     # HiGHS compares the cutoff with c.x + offset; on a model without binaries (an LP: every
@@ -232,6 +239,7 @@ def run_milp(
             preset=preset,
             seed=seed,
             options=proof_options(pm, cutoff=use_cutoff) if pm is not None else None,
+            relax=PROOF_RELAX if pm is not None else 0.0,
         )
     except SolverError as exc:  # a HiGHS failure is an answer of its own: no proof, say why
         note = str(exc)
@@ -257,10 +265,10 @@ def run_milp(
             verdict = "unsat"
         else:
             verdict = "unknown"
-            if (can_prove and note is None and res.bound is not None
-                    and problem.proves(res.bound) and not problem.proves(res.bound - margin)):
-                note = (f"the dual bound {res.bound:.3g} is positive but within this model's "
-                        f"numerical margin {margin:.3g} (see docs/verify.md): not a proof")
+            if can_prove and note is None and res.status in ("optimal", "infeasible"):
+                bound_text = "none" if res.bound is None else f"{res.bound:.3g}"
+                note = (f"the dense MILP ended with dual bound {bound_text}, not above this "
+                        f"model's numerical margin {margin:.3g} (see docs/verify.md): no proof")
     bound = res.bound
     if status == "cutoff":
         bound = margin  # no point with t <= margin: min t > margin
