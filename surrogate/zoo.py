@@ -88,8 +88,20 @@ def read_records(models_dir: Path | str = MODELS_DIR) -> list[ModelRecord]:
 
 def write_records(records: list[ModelRecord], models_dir: Path | str = MODELS_DIR) -> Path:
     """Write ``models_dir/models.json`` (indented JSON list)."""
+    import os
+    import tempfile
+
     path = Path(models_dir) / "models.json"
-    path.write_text(json.dumps([r.to_json() for r in records], indent=2) + "\n")
+    text = json.dumps([r.to_json() for r in records], indent=2) + "\n"
+    fd, name = tempfile.mkstemp(prefix=".models.json.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(name, 0o644)
+        os.replace(name, path)  # whole or not at all
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
     return path
 
 
