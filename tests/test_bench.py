@@ -403,3 +403,28 @@ def test_cli_reports_bad_input_without_traceback(tmp_path: Path, capsys) -> None
     assert "surrogate bench: error: campaign spec" in err and "Traceback" not in err
     assert main(["bench"]) == 2
     assert "give a bench command" in capsys.readouterr().err
+
+
+def test_instances_csv_rows_are_found_where_the_copy_moved_them(tmp_path: Path) -> None:
+    # the shared copies keep the csv rows of the original repositories (nets/, vnnlib/) while
+    # the files sit in onnx/ and vnnlib_2022/; a name found once (or once under the csv's year)
+    # is taken, anything else is an error naming the row
+    from surrogate.bench.spec import load_spec
+    from surrogate.errors import ParseError
+
+    (tmp_path / "onnx").mkdir()
+    (tmp_path / "vnnlib_2021").mkdir()
+    (tmp_path / "vnnlib_2022").mkdir()
+    (tmp_path / "onnx" / "net.onnx").write_bytes(b"x")
+    for year in ("2021", "2022"):
+        (tmp_path / f"vnnlib_{year}" / "p.vnnlib").write_text(year)
+    csv = tmp_path / "instances_2022.csv"
+    csv.write_text("nets/net.onnx,vnnlib/p.vnnlib,60\n")
+    row = load_spec(csv).rows[0]
+    assert Path(row.onnx) == (tmp_path / "onnx" / "net.onnx").resolve()
+    assert Path(row.vnnlib) == (tmp_path / "vnnlib_2022" / "p.vnnlib").resolve()
+    plain = tmp_path / "instances.csv"
+    plain.write_text("onnx/net.onnx,vnnlib/p.vnnlib,60\n")
+    with pytest.raises(ParseError, match=r"instances.csv:1: file vnnlib/p.vnnlib not found "
+                                         r"\(looked at .*; 2 files of that name under"):
+        load_spec(plain)

@@ -571,10 +571,22 @@ def _csv_row(rec: list[str], path: Path, line: int) -> InstanceRow:
         ) from None
     if not (math.isfinite(t) and t > 0):
         raise ParseError(f"timeout must be > 0 seconds, got {timeout}", path=str(path), line=line)
-    files = []
-    for rel in (onnx_rel, vnnlib_rel):
-        f = (path.parent / rel).resolve()
-        if not f.is_file():
-            raise ParseError(f"file {rel} not found (looked at {f})", path=str(path), line=line)
-        files.append(str(f))
+    files = [str(_resolve_instance_file(path, rel, line)) for rel in (onnx_rel, vnnlib_rel)]
     return InstanceRow(files[0], files[1], t, onnx_rel, vnnlib_rel, line)
+
+
+def _resolve_instance_file(csv: Path, rel: str, line: int) -> Path:
+    """``rel`` relative to the csv's folder; where that file is missing, the one file of the same
+    name under that folder (benchmark copies often move ``nets/`` to ``onnx/`` or ``vnnlib/`` to
+    ``vnnlib_2022/``), preferring, for ``instances_2022.csv``, a path that names ``2022``."""
+    f = (csv.parent / rel).resolve()
+    if f.is_file():
+        return f
+    found = sorted(q.resolve() for q in csv.parent.rglob(Path(rel).name) if q.is_file())
+    tag = csv.stem.rpartition("_")[2]
+    if len(found) > 1 and tag and tag != csv.stem:
+        found = [q for q in found if tag in q.relative_to(csv.parent.resolve()).as_posix()]
+    if len(found) == 1:
+        return found[0]
+    where = f"; {len(found)} files of that name under {csv.parent}" if found else ""
+    raise ParseError(f"file {rel} not found (looked at {f}{where})", path=str(csv), line=line)
