@@ -154,7 +154,7 @@ def test_ctrl_c_during_compare_solve_exits_130() -> None:
 def test_ctrl_c_during_training_exits_130(tmp_path) -> None:
     out_file = tmp_path / "m.onnx"
     code, out, err, _ = _interrupt_after(
-        ["train", "--hidden", "64", "64", "--epochs", "2000", "-o", str(out_file)], "epoch",
+        ["train", "--hidden", "64", "64", "--epochs", "500", "-o", str(out_file)], "epoch",
         "stdout", 0.2)
     assert code == 130, err
     assert err.strip() == "surrogate train: interrupted"
