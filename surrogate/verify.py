@@ -57,7 +57,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from surrogate.bounds import METHODS as BOUNDS_METHODS
-from surrogate.bounds import Bounds, compute_bounds
+from surrogate.bounds import LP_SHARE, Bounds, compute_bounds
 from surrogate.errors import InputError, UnsupportedModelError
 from surrogate.network.onnx_io import onnxruntime_forward, read_onnx
 from surrogate.network.spec import Network
@@ -99,7 +99,7 @@ ATTACK_EXTRA_MAX_S = 0.1
 #: At most this many PGD rounds (each a new seed) over all cases.
 ATTACK_ROUNDS = 10
 #: Share of a run's time that ``bounds="lp"`` may spend tightening bounds.
-LP_BOUNDS_SHARE = 0.3
+LP_BOUNDS_SHARE = LP_SHARE
 #: An instance whose runs all ended with more than this share of its time left, without an
 #: answer, is ``unknown`` (with the reason), not ``timeout``.
 GAVE_UP_SHARE = 0.02

@@ -23,6 +23,7 @@ from surrogate.sets import Box, L1Ball
 
 __all__ = [
     "DEFAULT_LP_BUDGET_S",
+    "LP_SHARE",
     "METHODS",
     "Bounds",
     "compute_bounds",
@@ -36,6 +37,8 @@ METHODS = ("interval", "symbolic", "lp")
 
 #: LP budget of :func:`compute_bounds` when none is given (seconds)
 DEFAULT_LP_BUDGET_S = 10.0
+#: Share of a run's remaining time that ``"lp"`` bounds may take when the run has a budget.
+LP_SHARE = 0.3
 
 
 def compute_bounds(

@@ -9,8 +9,9 @@
   set is non-empty starts with an incumbent.
 * A time limit is a normal outcome: :class:`SolveResult` carries status, best objective, bound,
   incumbent, node count and the anytime trace. Only a HiGHS failure raises :class:`SolverError`.
-* Ctrl-C during a solve (Python's ``KeyboardInterrupt``, raised inside a callback) stops HiGHS and
-  is raised again once it has returned, so callers see an interruption, not a solver failure.
+* Ctrl-C during a solve stops HiGHS and is raised as ``KeyboardInterrupt`` once it has returned,
+  so callers see an interruption, not a solver failure: while HiGHS runs (in the main thread),
+  SIGINT only sets a flag that the interrupt callback reads.
 * HiGHS gets the model scaled by powers of two (:func:`~surrogate.solve.numerics.scale_for_highs`:
   exact, so its absolute tolerances act relative to each quantity's size) and without the matrix
   entries it would silently drop (their effect moved into the row bounds); solutions, warm starts
@@ -19,8 +20,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import highspy
@@ -107,6 +111,25 @@ def _to_highs_lp(model: MatrixModel) -> highspy.HighsLp:
     return lp
 
 
+@contextlib.contextmanager
+def _sigint_as_flag(stop: dict[str, object]) -> Iterator[None]:
+    """While HiGHS runs, SIGINT records a ``KeyboardInterrupt`` in ``stop`` and sets its flag (the
+    interrupt callback then stops HiGHS) instead of raising inside C++, which HiGHS reports as a
+    solve error. Only in the main thread (the only one that receives signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(_signum: int, _frame: object) -> None:
+        stop["flag"], stop["interrupt"] = True, KeyboardInterrupt()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def solve_matrix(
     model: MatrixModel,
     *,
@@ -119,10 +142,13 @@ def solve_matrix(
     threads: int = 1,
     seed: int = 0,
     relax: float = 0.0,
+    deadline: float | None = None,
 ) -> SolveResult:
     """Solve ``model``; see the module docstring for the callbacks. ``options`` are HiGHS options;
     ``relax`` widens every row and continuous bound of the scaled model (proof runs, see
-    :mod:`surrogate.solve.numerics`)."""
+    :mod:`surrogate.solve.numerics`); ``deadline`` (a ``time.perf_counter()`` value) is enforced
+    by the interrupt callback on top of HiGHS's own ``time_limit``, which HiGHS checks less
+    often in some phases."""
     if not time_limit_s > 0:
         raise SolverError(f"time_limit_s must be > 0, got {time_limit_s}")
     original = model
@@ -140,7 +166,7 @@ def solve_matrix(
     t_start = time.perf_counter()
     trace: list[TracePoint] = []
     best: dict[str, object] = {"x": None, "obj": None}
-    stop: dict[str, object] = {"flag": False, "interrupt": None}
+    stop: dict[str, object] = {"flag": False, "interrupt": None, "deadline": False}
     sign = -1.0 if model.maximize else 1.0
 
     def record(x_scaled: np.ndarray, obj: float, bound: float) -> None:
@@ -167,6 +193,9 @@ def solve_matrix(
                 out = e.data_out
                 if stop_when(float(out.mip_primal_bound), float(out.mip_dual_bound)):
                     stop["flag"] = True
+            if deadline is not None and not stop["flag"] and time.perf_counter() >= deadline:
+                stop["deadline"] = True
+                e.interrupt()
         except KeyboardInterrupt as exc:
             stop["flag"], stop["interrupt"] = True, exc
         if stop["flag"]:
@@ -190,7 +219,8 @@ def solve_matrix(
         # HiGHS sizes a process-wide thread scheduler on its first run; after a solve with another
         # thread count (e.g. a Pyomo solve in the same process) run() fails with "Not Set" unless reset.
         highspy.Highs.resetGlobalScheduler(True)
-        run_status = h.run()
+        with _sigint_as_flag(stop):
+            run_status = h.run()
         if isinstance(stop["interrupt"], KeyboardInterrupt):
             raise stop["interrupt"]
         if run_status == highspy.HighsStatus.kError:
@@ -199,6 +229,8 @@ def solve_matrix(
     ms = h.getModelStatus()
     info = h.getInfo()
     status = "stopped" if stop["flag"] else _STATUS.get(ms, "unknown")
+    if stop["deadline"] and not stop["flag"]:
+        status = "time_limit"
     x_best = best["x"]
     sol = h.getSolution()
     if sol.value_valid:

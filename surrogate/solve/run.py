@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from surrogate.bounds import LP_SHARE
+from surrogate.budget import Budget
 from surrogate.encode.inputs import add_input_set
 from surrogate.encode.matrix import MatrixBuilder
 from surrogate.encode.network import encode_network, resolve_bounds
@@ -45,7 +47,10 @@ from surrogate.sets import L1Ball
 from surrogate.solve.highs import SolveResult, solve_matrix
 from surrogate.solve.numerics import PROOF_MARGIN, PROOF_RELAX, proof_margin, proof_options
 
-__all__ = ["PROOF_MARGIN", "RunResult", "TraceEntry", "run_milp"]
+__all__ = ["MIN_SOLVE_S", "PROOF_MARGIN", "RunResult", "TraceEntry", "run_milp"]
+
+#: HiGHS always gets at least this long (it then returns at least the warm start).
+MIN_SOLVE_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,10 @@ def run_milp(
 ) -> RunResult:
     """Build and solve ``problem`` with ``surrogate`` (default: the dense network itself).
 
+    ``time_limit_s`` is the wall-clock budget of the whole run, counted from ``prune_s`` seconds
+    ago (the pruning that made ``surrogate``): bounds (``"lp"`` takes at most
+    :data:`~surrogate.bounds.LP_SHARE` of what remains), build and HiGHS all come out of it.
+
     ``warm_start``: an input point, ``"auto"`` (the problem's ``x0`` if it has one, else the centre
     of the input set: every point of the set is feasible, so no run ends without an incumbent), or
     ``None`` for a cold start.
@@ -160,8 +169,10 @@ def run_milp(
             "cutoff=True needs a verification problem on the dense network (a surrogate's "
             "incumbent above the cutoff can still be a dense counterexample)"
         )
+    budget = Budget.since(t_run, time_limit_s, what="time_limit_s")
     t0 = time.perf_counter()
-    b = resolve_bounds(net, problem.input_set, bounds)
+    b = resolve_bounds(net, problem.input_set, bounds,
+                       time_budget_s=LP_SHARE * budget.remaining())
     bounds_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -232,7 +243,8 @@ def run_milp(
     try:
         res = solve_matrix(
             model,
-            time_limit_s=time_limit_s,
+            time_limit_s=max(budget.remaining(), MIN_SOLVE_S),
+            deadline=budget.deadline,
             on_incumbent=on_incumbent,
             stop_when=stop_when,
             warm_start=ws,
