@@ -56,8 +56,8 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from surrogate.bounds import METHODS as BOUNDS_METHODS
 from surrogate.bounds import LP_SHARE, Bounds, compute_bounds
+from surrogate.bounds import METHODS as BOUNDS_METHODS
 from surrogate.errors import InputError, UnsupportedModelError
 from surrogate.network.onnx_io import onnxruntime_forward, read_onnx
 from surrogate.network.spec import Network
