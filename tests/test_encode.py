@@ -9,7 +9,11 @@ import pytest
 
 from surrogate import DenseLayer, InputError, Network
 from surrogate.bounds import compute_bounds
-from surrogate.encode import MatrixBuilder, add_input_set, add_network, encode_network
+from surrogate.encode import add_network
+from surrogate.encode.inputs import add_input_set
+from surrogate.encode.matrix import MatrixBuilder
+from surrogate.encode.network import encode_network
+from surrogate.encode.stock import add_stock_network
 from surrogate.prune import apply
 from surrogate.sets import Box, L1Ball
 from surrogate.solve import solve_matrix
@@ -111,17 +115,20 @@ def test_pruned_build_has_fewer_nonzeros() -> None:
 
 def _pyomo_max(net: Network, input_set, formulation: str) -> float:
     m = pyo.ConcreteModel()
-    m.nn = add_network(m, net, input_set, formulation=formulation, bounds="interval")
-    m.obj = pyo.Objective(expr=m.nn.outputs[0], sense=pyo.maximize)
+    if formulation == "sparse-bigm":
+        blk = add_network(m, net, input_set, bounds="interval").block
+    else:
+        blk = add_stock_network(m, net, input_set)
+    m.obj = pyo.Objective(expr=blk.outputs[0], sense=pyo.maximize)
     res = pyo.SolverFactory("appsi_highs").solve(m)
     assert str(res.solver.termination_condition) == "optimal"
-    return pyo.value(m.obj), np.array([pyo.value(m.nn.inputs[i]) for i in range(net.n_inputs)])
+    return pyo.value(m.obj), np.array([pyo.value(blk.inputs[i]) for i in range(net.n_inputs)])
 
 
 @pytest.mark.parametrize("formulation", ["sparse-bigm", "omlt-bigm"])
 def test_pyomo_block_optimum_is_attained_by_the_network(formulation: str) -> None:
-    """The Pyomo/OMLT block's optimum equals the network's output at the optimal inputs, and
-    no random point of the box beats it."""
+    """The Pyomo block's (ours and stock OMLT's) optimum equals the network's output at the
+    optimal inputs, and no random point of the box beats it."""
     rng = np.random.default_rng(3)
     net = random_net(rng, [4, 8, 8, 2])
     box = Box(np.zeros(4), np.ones(4))
@@ -147,11 +154,12 @@ def test_user_model_around_the_network() -> None:
     """A user's own variables and constraints tied to the block's inputs and outputs."""
     net = tiny_net()
     m = pyo.ConcreteModel()
-    m.nn = add_network(m, net, Box(np.zeros(2), np.ones(2)))
-    m.budget = pyo.Constraint(expr=m.nn.inputs[0] + m.nn.inputs[1] <= 1.0)
-    m.obj = pyo.Objective(expr=m.nn.outputs[0], sense=pyo.maximize)
+    nn = add_network(m, net, Box(np.zeros(2), np.ones(2)))
+    assert m.nn is nn.block and nn.input is m.nn.inputs and nn.output is m.nn.outputs
+    m.budget = pyo.Constraint(expr=nn.input[0] + nn.input[1] <= 1.0)
+    m.obj = pyo.Objective(expr=nn.output[0], sense=pyo.maximize)
     pyo.SolverFactory("appsi_highs").solve(m)
-    x = np.array([pyo.value(m.nn.inputs[0]), pyo.value(m.nn.inputs[1])])
+    x = nn.input_values
     # y = relu(x0+x1-.5) + 2(x0+1) is maximal at x0 = 1, x1 = 0: 0.5 + 4
     assert pyo.value(m.obj) == pytest.approx(4.5, abs=1e-6)
     np.testing.assert_allclose(x, [1.0, 0.0], atol=1e-6)
@@ -168,9 +176,9 @@ def test_add_network_errors() -> None:
     with pytest.raises(InputError, match="the input set has 3 entries, the network takes 2"):
         add_network(m, net, Box(np.zeros(3), np.ones(3)))
     with pytest.raises(InputError, match="input_set must be a surrogate.sets.Box or L1Ball"):
-        add_network(m, net, None)  # type: ignore[arg-type]
-    with pytest.raises(InputError, match="unknown formulation 'foo'"):
-        add_network(m, net, Box(np.zeros(2), np.ones(2)), formulation="foo")
+        add_network(m, net, "unit box")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"no input set: pass input_set \(a Box"):
+        add_network(m, net, None)
     add_network(m, net, Box(np.zeros(2), np.ones(2)))
     with pytest.raises(InputError, match="already has a component named 'nn'"):
         add_network(m, net, Box(np.zeros(2), np.ones(2)))

@@ -4,7 +4,7 @@ Two pipelines solve the same problems side by side:
 
 * **stock** -- exactly what a user of the peers gets: a Pyomo model holding OMLT's
   ``ReluBigMFormulation`` on an OMLT ``NetworkDefinition`` (interval bounds computed by OMLT:
-  ``add_network(..., formulation="omlt-bigm")``), the same objective and input-set constraints,
+  :func:`surrogate.encode.stock.add_stock_network`), the same objective and input-set constraints,
   solved through Pyomo's HiGHS interface (``pyomo.contrib.solver`` ``"highs"``) with HiGHS defaults:
   ``load_solutions=False``, ``raise_exception_on_nonoptimal_result=False``, ``time_limit``; no warm
   start, no attack, no early stop. Its build (Pyomo model construction), the Pyomo-to-HiGHS
@@ -433,11 +433,11 @@ def stock_model(problem: Any) -> tuple[Any, Any]:
     big-M block on the dense network and the problem's objective. Returns ``(model, block)``."""
     import pyomo.environ as pyo
 
-    from surrogate.encode import add_network
+    from surrogate.encode.stock import add_stock_network
 
     m = pyo.ConcreteModel()
     with _quiet_pyomo():
-        blk = add_network(m, problem.network, problem.input_set, formulation="omlt-bigm")
+        blk = add_stock_network(m, problem.network, problem.input_set)
     if problem.kind == "verification":
         _add_verification_objective(m, blk, problem)
     else:
@@ -621,6 +621,7 @@ def _pyomo_build(network: Network, box: Box, formulation: str, bounds: str, *, n
         import pyomo.environ as pyo
 
         from surrogate.encode import add_network
+        from surrogate.encode.stock import add_stock_network
 
         m = pyo.ConcreteModel()
         was = gc.isenabled()
@@ -628,7 +629,10 @@ def _pyomo_build(network: Network, box: Box, formulation: str, bounds: str, *, n
             gc.disable()
         try:
             with _quiet_pyomo():
-                add_network(m, network, box, formulation=formulation, bounds=bounds)
+                if formulation == "omlt-bigm":
+                    add_stock_network(m, network, box)
+                else:
+                    add_network(m, network, box, bounds=bounds)
         finally:
             if was:
                 gc.enable()
@@ -639,7 +643,9 @@ def _pyomo_build(network: Network, box: Box, formulation: str, bounds: str, *, n
 
 def _matrix_build(network: Network, box: Box, bounds: Any) -> Callable[[], Any]:
     def build() -> Any:
-        from surrogate.encode import MatrixBuilder, add_input_set, encode_network
+        from surrogate.encode.inputs import add_input_set
+        from surrogate.encode.matrix import MatrixBuilder
+        from surrogate.encode.network import encode_network
 
         builder = MatrixBuilder()
         cols = add_input_set(builder, box)
