@@ -491,7 +491,10 @@ def _verify(
         details["per_case"][k]["verdict"] = verdict
     if proved == n:
         return answer("unsat", "milp")
-    if finished == n and inst.remaining() > max(MIN_SOLVE_S, GAVE_UP_SHARE * time_limit_s):
+    timed_out = any(run.get("status") == "time_limit"
+                    for rec in details["per_case"] for run in rec.get("runs", []))
+    if (finished == n and not timed_out
+            and inst.remaining() > max(MIN_SOLVE_S, GAVE_UP_SHARE * time_limit_s)):
         return answer("unknown", "none", reason=_reason(details))
     return answer("timeout", "none")
 
