@@ -324,13 +324,16 @@ def _milp(
     def confirm(x: np.ndarray) -> bool:
         return check_counterexample(inst.onnx_path, inst.network, case, x)[0]
 
-    inst.say(f"case {k + 1}: {label} MILP, {limit:.1f} s, {binfo['unstable']} unstable neurons")
+    inst.say(f"case {k + 1}: {label} MILP (budget {limit:.1f} s), {binfo['unstable']} unstable "
+             "neurons")
     run = run_milp(
         inst.problems[k], net, label=label, sparsity=sparsity, time_limit_s=limit, bounds=b,
         warm_start=warm, confirm=confirm, seed=inst.seed, progress=inst.progress,
         cutoff=net is None and prove,  # the dense MILP, after the attack: HiGHS's proof cutoff
         prove=prove,
     )
+    inst.say(f"case {k + 1}: {label} MILP ended after {run.total_s:.2f} s: {run.status}, "
+             f"verdict {run.verdict}")
     d = run.to_dict()
     d.pop("trace", None)
     d["bounds"] = binfo

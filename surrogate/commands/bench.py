@@ -10,6 +10,7 @@ from pathlib import Path
 from surrogate.commands._common import (
     check_input_file,
     check_output_dir,
+    check_output_file,
     check_positive,
     check_sparsity,
     float_list,
@@ -25,7 +26,7 @@ HELP = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="bench_command", metavar="{run,report}")
+    sub = p.add_subparsers(dest="bench_command", metavar="{run,report,record,check-record}")
     r = sub.add_parser(
         "run",
         help="run (or resume) a campaign",
@@ -96,6 +97,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--out", default=None, metavar="DIR", help="report folder (default DIR/report)"
     )
     rep.set_defaults(_bench=_report)
+
+    rec = sub.add_parser(
+        "record", help="build the soundness record from VNN-COMP campaign folders",
+        description="Collect every dense sat/unsat answer of campaigns over VNN-COMP "
+        "instances.csv files (each sat re-checked with float64 and onnxruntime) into a record "
+        "file, so that `bench check-record` can catch a later change that flips one.",
+    )
+    rec.add_argument("dirs", nargs="+", metavar="DIR", help="folders written by `bench run`")
+    rec.add_argument("--vnncomp", required=True, metavar="DIR",
+                     help="the VNN-COMP folder the campaigns ran on (paths are kept relative)")
+    rec.add_argument("-o", "--out", required=True, metavar="FILE",
+                     help="record file to write (gzip'd JSON, e.g. tests/data/vnncomp_record.json.gz)")
+    rec.set_defaults(_bench=_record)
+
+    chk = sub.add_parser(
+        "check-record", help="re-check a soundness record (exit 1 on a flipped answer)",
+        description="Re-validate every sat point of a record with float64 and onnxruntime; with "
+        "--rerun, verify the instances again with their recorded limits. Exit 1 when a sat "
+        "point fails or an answer flips (sat <-> unsat); answers that are only lost (timeout, "
+        "unknown) are listed but do not fail.",
+    )
+    chk.add_argument("record", metavar="FILE", help="a record written by `bench record`")
+    chk.add_argument("--vnncomp", required=True, metavar="DIR", help="the VNN-COMP folder")
+    chk.add_argument("--rerun", action="store_true", help="verify every instance again")
+    chk.add_argument("--benchmark", action="append", default=None, metavar="NAME",
+                     help="with --rerun: only this benchmark folder (repeatable)")
+    chk.add_argument("--quiet", action="store_true", help="no progress lines")
+    chk.set_defaults(_bench=_check_record)
 
 
 _RUN_DOC = """Run every task of a campaign not yet stored in DIR/results.sqlite.
@@ -201,3 +230,48 @@ def _report(args: argparse.Namespace) -> int:
         print(f"  {f}")
     print(f"  {files.csv}")
     return 0
+
+
+def _record(args: argparse.Namespace) -> int:
+    from surrogate.bench.record import build_record, write_record
+
+    root = Path(args.vnncomp)
+    if not root.is_dir():
+        raise InputError(f"--vnncomp {root} is not a folder: give the VNN-COMP benchmark folder")
+    for d in args.dirs:
+        if not Path(d).is_dir():
+            raise InputError(f"DIR {d} is not a folder: give folders written by `bench run`")
+    check_output_file(args.out, "--out", "record.json.gz")
+    entries = build_record(args.dirs, root)
+    write_record(entries, args.out)
+    sat = sum(e.result == "sat" for e in entries)
+    print(f"wrote {args.out}: {len(entries)} answers ({sat} sat, each re-checked; "
+          f"{len(entries) - sat} unsat)")
+    return 0
+
+
+def _check_record(args: argparse.Namespace) -> int:
+    from surrogate.bench.record import check_record, read_record
+    from surrogate.commands._common import stderr_progress
+
+    root = Path(args.vnncomp)
+    if not root.is_dir():
+        raise InputError(f"--vnncomp {root} is not a folder: give the VNN-COMP benchmark folder")
+    entries = read_record(args.record)
+    wanted = set(args.benchmark or ())
+    report = check_record(
+        entries, root, rerun=args.rerun,
+        select=(lambda e: e.benchmark in wanted) if wanted else None,
+        progress=None if args.quiet else stderr_progress,
+    )
+    print(f"{report.checked_sat} sat points re-checked: {len(report.bad_sat)} failed")
+    for line in report.bad_sat:
+        print(f"  FAILED {line}")
+    if args.rerun:
+        print(f"{report.rerun} instances verified again: {len(report.flips)} flipped, "
+              f"{len(report.lost)} lost (timeout/unknown now)")
+        for line in report.flips:
+            print(f"  FLIP {line}")
+        for line in report.lost:
+            print(f"  lost {line}")
+    return 0 if report.ok else 1

@@ -132,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(payload))
         return 0
     print(res.result)
+    if res.reason:
+        print(f"reason: {res.reason}")
     print(f"wall time {res.wall_s:.2f} s (limit {args.time_limit:g} s), method {res.method}, "
           f"{res.cases} case{'s' if res.cases != 1 else ''}")
     if x is not None and y is not None:
