@@ -53,10 +53,12 @@ from surrogate.sets import Box, InputSet, L1Ball
 __all__ = ["NetworkEmbedding", "STATS_KEYS", "add_network"]
 
 #: The keys of :attr:`NetworkEmbedding.stats`: the model's size (as
-#: :meth:`~surrogate.encode.matrix.MatrixModel.size` reports it) and the neuron counts (as
-#: :meth:`~surrogate.encode.network.NetworkEncoding.stats` and ``RunResult.neurons`` report them).
+#: :meth:`~surrogate.encode.matrix.MatrixModel.size` and ``RunResult.size`` report it) and the
+#: neuron counts (as ``RunResult.neurons`` reports them: :meth:`NetworkEncoding.stats
+#: <surrogate.encode.network.NetworkEncoding.stats>` and ``relus``, the network's ReLU count).
 STATS_KEYS = (
-    "variables", "binaries", "constraints", "nonzeros", "unstable", "active", "inactive", "unneeded",
+    "variables", "binaries", "constraints", "nonzeros",
+    "unstable", "active", "inactive", "unneeded", "relus",
 )
 
 
@@ -134,7 +136,7 @@ class NetworkEmbedding:
             f"  variables {s['variables']} (binaries {s['binaries']}), constraints "
             f"{s['constraints']}, nonzeros {s['nonzeros']}",
             f"  neurons: {s['unstable']} unstable, {s['active']} active, {s['inactive']} inactive, "
-            f"{s['unneeded']} unneeded",
+            f"{s['unneeded']} unneeded (of {s['relus']} ReLUs)",
             f"  bounds: {getattr(self.bounds, 'method', 'given')} ({self.bounds_time_s:.3f} s); "
             f"build {self.build_time_s:.3f} s",
             "  input: " + ("your variables, linked (block.input_link)" if self.inputs_linked
@@ -253,7 +255,7 @@ def _user_vars(parent: Any, variables: object, n: int, arg: str, unit: str) -> t
     if isinstance(variables, IndexedVar):
         if not variables.is_constructed():
             raise InputError(f"{arg} is not part of a model yet; add it to the model first ({example})")
-        if not variables.index_set().isordered():
+        if not _ordered(variables.index_set()):
             raise InputError(f"{arg} is indexed by an unordered set; index it by an ordered set ({example})")
         items = list(variables.values())
     elif isinstance(variables, VarData):
@@ -286,6 +288,15 @@ def _user_vars(parent: Any, variables: object, n: int, arg: str, unit: str) -> t
                 "create it on that model"
             )
     return tuple(items)
+
+
+def _ordered(index_set: Any) -> bool:
+    """Whether iterating ``index_set`` gives a defined order: an ordered set, or a product of
+    ordered sets (``pyo.Var(range(8), range(8))``: C order), which Pyomo calls unordered."""
+    if index_set.isordered():
+        return True
+    subsets = list(index_set.subsets(expand_all_set_operators=False))
+    return len(subsets) > 1 and all(_ordered(s) for s in subsets)
 
 
 def _check_distinct(user_in: tuple[Any, ...] | None, user_out: tuple[Any, ...] | None) -> None:
@@ -375,7 +386,7 @@ def add_network(
             raise
     build_time_s = time.perf_counter() - t0
 
-    stats = {**model.size(), **enc.stats()}
+    stats = {**model.size(), **enc.stats(), "relus": network.relu_count()}
     return NetworkEmbedding(
         block=blk,
         input=input_vars if user_in is not None else blk.inputs,
