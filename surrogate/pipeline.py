@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from surrogate.errors import InputError
 from surrogate.problems.base import Problem
 from surrogate.solve.run import RunResult, run_milp
 
@@ -42,11 +41,10 @@ def compare(
 
     ``confirm(x)``: an extra check of every dense counterexample (e.g. onnxruntime on the original
     file), on top of the float64 forward pass."""
-    from surrogate.prune import apply
+    from surrogate.prune import apply, check_sparsity
 
     for p in sparsities:
-        if not 0.0 <= p < 1.0:
-            raise InputError(f"sparsities must lie in [0, 1), got {p}")
+        check_sparsity(p, name="sparsities")
     results = []
     levels = [0.0] + [float(p) for p in sparsities if p > 0]
     for i, p in enumerate(levels):

@@ -50,10 +50,10 @@ def milp_size(network: Network, problem: Any) -> dict[str, int]:
 
 def live_neurons(network: Network) -> int:
     """Hidden neurons that are not removed (a removed neuron has a zero row and a zero bias)."""
-    from surrogate.prune.registry import removed_neurons
+    from surrogate.prune.masks import Masks
 
     hidden = sum(network.widths[1:-1])
-    return hidden - sum(removed_neurons(network)[:-1])
+    return hidden - sum(Masks.from_zeros(network).removed_counts()[:-1])
 
 
 def _row(model: str, method: str, p: float, net: Network, data: Dataset, problem: Any,

@@ -64,6 +64,7 @@ from surrogate.network.spec import Network
 from surrogate.problems.attack import pgd_attack
 from surrogate.problems.verification import VerificationProblem
 from surrogate.problems.vnnlib_problem import problems_from_property
+from surrogate.prune.checks import check_sparsity
 from surrogate.sets import Box
 from surrogate.solve.run import RunResult, run_milp
 from surrogate.vnnlib.parser import Case, read_vnnlib
@@ -221,8 +222,7 @@ def _check_options(
         raise InputError(
             f"unknown bounds method {bounds!r}; choose one of {', '.join(BOUNDS_METHODS)}"
         )
-    if not (isinstance(sparsity, int | float) and 0.0 <= float(sparsity) < 1.0):
-        raise InputError(f"sparsity must be a number in [0, 1), got {sparsity!r}")
+    check_sparsity(sparsity)
     if prune_method is not None and float(sparsity) == 0.0:
         raise InputError(
             f"pruning method {prune_method!r} was given with sparsity 0: give a sparsity in "

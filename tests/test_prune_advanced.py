@@ -14,18 +14,21 @@ from surrogate.prune.finetune import (
     cross_entropy,
     finetune_with_rewinding,
     masked_sgd_step,
-    masks_of,
     to_module,
     torch_masks,
     train_masked,
 )
+from surrogate.prune.masks import Masks
 from surrogate.prune.methods.bandit import POLICIES, NeuronArms, bandit_scores
 from surrogate.prune.methods.consensus import consensus_prune, round_targets, top_k
+from surrogate.prune.methods.magnitude import magnitude
 from surrogate.prune.methods.progressive import (
     progressive_prune,
     schedule_sparsity,
     update_steps,
 )
+from surrogate.prune.methods.structured import structured
+from surrogate.sets import Box
 
 
 # ----------------------------------------------------------------------------------- fixtures
@@ -42,10 +45,7 @@ def _train(
     widths: list[int], seed: int, data: tuple[np.ndarray, np.ndarray], epochs: int
 ) -> Network:
     net = _init(widths, seed)
-    dense = (
-        [np.ones(lay.weight.shape, dtype=bool) for lay in net.layers],
-        [np.ones(lay.n_out, dtype=bool) for lay in net.layers],
-    )
+    dense = Masks.ones(net)
     return train_masked(net, data, dense, epochs=epochs, lr=0.1, momentum=0.9, seed=seed)
 
 
@@ -65,7 +65,8 @@ def _zeros_per_layer(network: Network) -> list[int]:
 
 
 def _removed_neurons(network: Network) -> list[np.ndarray]:
-    return [np.all(lay.weight == 0, axis=1) & (lay.bias == 0) for lay in network.layers]
+    """Removed neurons of a network seen without its masks: zero row and zero bias."""
+    return Masks.from_zeros(network).removed_neurons()
 
 
 def _assert_neuron_sparsity(pruned: Network, original: Network, p: float) -> None:
@@ -94,9 +95,10 @@ def test_schedule_known_values():
 @pytest.mark.parametrize("schedule", ["linear", "cubic"])
 def test_progressive_exact_sparsity_and_monotone_masks(net, data, schedule):
     p = 0.8
-    pruned, hist = progressive_prune(
+    result, hist = progressive_prune(
         net, p, data, epochs=2, schedule=schedule, mask_every=5, return_history=True
     )
+    pruned = result.network
     assert _zeros_per_layer(pruned) == [round(p * lay.weight.size) for lay in net.layers]
     # schedule rises to p, the masks only shrink, and the final mask is the zero pattern
     assert hist.sparsity == sorted(hist.sparsity) and hist.sparsity[-1] == p
@@ -104,8 +106,9 @@ def test_progressive_exact_sparsity_and_monotone_masks(net, data, schedule):
     for before, after in zip(hist.masks, hist.masks[1:], strict=False):
         for b, a in zip(before, after, strict=True):
             assert not np.any(a & ~b), "a pruned weight came back"
-    for mask, lay in zip(hist.masks[-1], pruned.layers, strict=True):
+    for mask, lay, final in zip(hist.masks[-1], pruned.layers, result.masks.weight, strict=True):
         np.testing.assert_array_equal(mask, lay.weight != 0)
+        np.testing.assert_array_equal(mask, final)
     # it trained: the surviving weights moved away from the given network
     kept = hist.masks[-1][0]
     assert not np.allclose(pruned.layers[0].weight[kept], net.layers[0].weight[kept])
@@ -127,12 +130,12 @@ def test_masked_step_keeps_pruned_gradients_and_weights_zero(net, data):
     x, y = torch.from_numpy(data[0][:64]), torch.from_numpy(data[1][:64])
     model, linears = to_module(net)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    full = torch_masks(masks_of(net))
+    full = torch_masks(Masks.ones(net))
     masked_sgd_step(model, linears, opt, full, x, y)  # builds momentum on every entry
     rng = np.random.default_rng(0)
     wm = [rng.random(lay.weight.shape) < 0.5 for lay in net.layers]
     bm = [np.ones(lay.n_out, dtype=bool) for lay in net.layers]
-    half = torch_masks((wm, bm))
+    half = torch_masks(Masks(tuple(wm), tuple(bm)))
     with torch.no_grad():
         for lin, (m, _) in zip(linears, half, strict=True):
             lin.weight.mul_(m)
@@ -156,7 +159,9 @@ def test_progressive_errors(net, data):
         progressive_prune(net, 0.5, data, schedule="exp")
     with pytest.raises(InputError, match="need 0 <= start_frac < end_frac <= 1"):
         progressive_prune(net, 0.5, data, start_frac=0.5, end_frac=0.5)
-    with pytest.raises(InputError, match="method 'progressive' got unknown option.*lrate"):
+    with pytest.raises(
+        InputError, match="pruning method 'progressive' does not take option.*lrate"
+    ):
         prune.apply(net, "progressive", 0.5, data=data, lrate=0.1)
     with pytest.raises(InputError, match=r"x has shape \(5, 3\)"):
         progressive_prune(net, 0.5, (np.zeros((5, 3)), np.zeros(5, dtype=int)))
@@ -266,7 +271,8 @@ def test_round_targets_and_top_k_ties():
 
 def test_consensus_votes_and_exact_target(net, data):
     p = 0.45
-    pruned, hist = consensus_prune(net, p, data, workers=3, parallel=False, return_votes=True)
+    result, hist = consensus_prune(net, p, data, workers=3, parallel=False, return_votes=True)
+    pruned = result.network
     _assert_neuron_sparsity(pruned, net, p)
     assert hist.sparsity == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.45])
     widths = [lay.n_out for lay in net.layers[:-1]]
@@ -281,14 +287,18 @@ def test_consensus_votes_and_exact_target(net, data):
     for before, after in zip(hist.masks, hist.masks[1:], strict=False):
         for b, a in zip(before, after, strict=True):
             assert not np.any(a & ~b)
-    for mask, removed in zip(hist.masks[-1], _removed_neurons(pruned)[:-1], strict=True):
+    finals = result.masks.removed_neurons()[:-1]
+    for mask, removed, final in zip(
+        hist.masks[-1], _removed_neurons(pruned)[:-1], finals, strict=True
+    ):
         np.testing.assert_array_equal(mask, ~removed)
+        np.testing.assert_array_equal(mask, ~final)
 
 
 def test_consensus_parallel_equals_in_process(net, data):
     par, hp = consensus_prune(net, 0.3, data, workers=2, parallel=True, return_votes=True)
     seq, hs = consensus_prune(net, 0.3, data, workers=2, parallel=False, return_votes=True)
-    for a, b in zip(par.layers, seq.layers, strict=True):
+    for a, b in zip(par.network.layers, seq.network.layers, strict=True):
         assert a.weight.tobytes() == b.weight.tobytes() and a.bias.tobytes() == b.bias.tobytes()
     for va, vb in zip(hp.votes, hs.votes, strict=True):
         for a, b in zip(va, vb, strict=True):
@@ -300,7 +310,7 @@ def test_consensus_parallel_equals_in_process(net, data):
 
 def test_consensus_single_worker_single_round_is_l2_importance(net, data):
     x = data[0]
-    pruned = consensus_prune(net, 0.5, data, workers=1, step=0.9)
+    pruned = consensus_prune(net, 0.5, data, workers=1, step=0.9).network
     h = x
     for i, lay in enumerate(net.layers[:-1]):
         h = np.maximum(h @ lay.weight.T + lay.bias, 0.0)
@@ -322,8 +332,8 @@ def test_consensus_errors(net, data):
 def test_finetune_without_training_is_one_shot_magnitude(net, data):
     # zero epochs: each round prunes the rewound dense net, so the result is plain magnitude
     got = finetune_with_rewinding(
-        net, "magnitude", 0.7, data, rounds=3, epochs_per_round=0, final_epochs=0
-    )
+        net, magnitude, 0.7, data, rounds=3, epochs_per_round=0, final_epochs=0
+    ).network
     want = prune.apply(net, "magnitude", 0.7).network
     for a, b in zip(got.layers, want.layers, strict=True):
         np.testing.assert_array_equal(a.weight, b.weight)
@@ -332,8 +342,8 @@ def test_finetune_without_training_is_one_shot_magnitude(net, data):
 
 def test_finetune_rewinds_survivors_to_dense_weights(net, data):
     got = finetune_with_rewinding(
-        net, "magnitude", 0.6, data, rounds=2, epochs_per_round=1, final_epochs=0
-    )
+        net, magnitude, 0.6, data, rounds=2, epochs_per_round=1, final_epochs=0
+    ).network
     assert _zeros_per_layer(got) == [round(0.6 * lay.weight.size) for lay in net.layers]
     for a, d in zip(got.layers, net.layers, strict=True):
         keep = a.weight != 0
@@ -341,15 +351,17 @@ def test_finetune_rewinds_survivors_to_dense_weights(net, data):
         np.testing.assert_array_equal(a.bias, d.bias)
 
 
-@pytest.mark.parametrize("method", ["magnitude", "structured"])
+@pytest.mark.parametrize("method", [magnitude, structured])
 def test_finetune_keeps_mask_and_target(net, data, method):
     kw = {"rounds": 2, "epochs_per_round": 1}
-    before = finetune_with_rewinding(net, method, 0.5, data, final_epochs=0, **kw)
-    after = finetune_with_rewinding(net, method, 0.5, data, final_epochs=2, **kw)
-    for a, b in zip(before.layers, after.layers, strict=True):
+    first = finetune_with_rewinding(net, method, 0.5, data, final_epochs=0, **kw)
+    second = finetune_with_rewinding(net, method, 0.5, data, final_epochs=2, **kw)
+    before, after = first.network, second.network
+    for a, b, m in zip(before.layers, after.layers, second.masks.weight, strict=True):
         np.testing.assert_array_equal(a.weight != 0, b.weight != 0)
+        np.testing.assert_array_equal(b.weight != 0, m)
     assert not np.array_equal(before.layers[0].weight, after.layers[0].weight)
-    if method == "magnitude":
+    if method is magnitude:
         assert _zeros_per_layer(after) == [round(0.5 * lay.weight.size) for lay in net.layers]
     else:
         removed = _removed_neurons(after)
@@ -369,7 +381,7 @@ def test_apply_with_finetune(net, data):
     assert res.report.accuracy_after is not None and res.report.accuracy_after > 0.5
     with pytest.raises(InputError, match=r"finetune=True needs training data: pass data=\(x, y\)"):
         prune.apply(net, "magnitude", 0.5, finetune=True)
-    with pytest.raises(InputError, match="method 'finetune' got unknown option.*epochs;"):
+    with pytest.raises(InputError, match=r"finetuning does not take option\(s\) epochs;"):
         prune.apply(net, "magnitude", 0.5, data=data, finetune=True, finetune_options={"epochs": 1})
 
 
@@ -378,3 +390,80 @@ def test_registered_with_sources():
     assert "2606.12278" in docs["progressive"]
     assert "2606.07615" in docs["bandit"]
     assert "2312.03889" in docs["consensus"]
+
+
+# ----------------------------------------------------------------------------- masks as data
+_OPTIONS: dict[str, dict[str, object]] = {
+    "progressive": {"epochs": 1},
+    "bandit": {"pulls": 1},
+    "consensus": {"workers": 2, "parallel": False},
+    "exact": {"input_set": Box(np.zeros(64), np.ones(64)), "bounds": "interval"},
+}
+_TRAINS = {"progressive"}
+
+
+@pytest.mark.parametrize("method", sorted(prune.available()))
+def test_every_method_returns_masks_consistent_with_its_weights(net, data, method):
+    p = 0.0 if method == "exact" else 0.4
+    res = prune.apply(net, method, p, data=data, **_OPTIONS.get(method, {}))
+    masks = res.masks
+    assert masks.shapes == [lay.weight.shape for lay in res.network.layers]
+    for lay, wm, bm in zip(res.network.layers, masks.weight, masks.bias, strict=True):
+        assert wm.dtype == bool and bm.shape == (lay.n_out,)
+        assert np.all(lay.weight[~wm] == 0.0) and np.all(lay.bias[~bm] == 0.0)
+    assert res.report.sparsity == masks.sparsity
+    assert res.report.layer_sparsity == masks.layer_sparsity()
+    assert res.report.neurons_removed == masks.removed_counts()
+    if method not in _TRAINS and method != "exact":
+        for before, after, wm, bm in zip(net.layers, res.network.layers, masks.weight,
+                                         masks.bias, strict=True):
+            np.testing.assert_array_equal(after.weight[wm], before.weight[wm])
+            np.testing.assert_array_equal(after.bias[bm], before.bias[bm])
+    if method != "exact":
+        assert masks.sparsity > 0.1
+
+
+def test_finetune_reports_masks_and_trains_weights_that_are_zero(net, data):
+    # a weight that is exactly 0 in the dense network is not pruned: training moves it
+    w = np.array(net.layers[0].weight)
+    w[:, :8] = 0.0  # the first 8 inputs' weights, zero by value
+    zeroed = net.with_layers([net.layers[0].replace(weight=w), *net.layers[1:]])
+    trained = train_masked(zeroed, data, Masks.ones(zeroed), epochs=1, seed=0)
+    assert np.count_nonzero(trained.layers[0].weight[:, :8]) > 0
+    res = prune.apply(zeroed, "magnitude", 0.3, data=data, finetune=True,
+                      finetune_options={"rounds": 2, "epochs_per_round": 1, "final_epochs": 1})
+    assert res.masks.pruned_weights() == [round(0.3 * lay.weight.size) for lay in net.layers]
+    assert res.report.sparsity == res.masks.sparsity
+    for lay, wm in zip(res.network.layers, res.masks.weight, strict=True):
+        assert np.all(lay.weight[~wm] == 0.0)
+
+
+def test_prune_modules_import_no_cycle():
+    """Imports inside surrogate.prune (function-level ones included) form no cycle: finetune does
+    not import the registry, the registry hands it the pruning step. (The registry loads the
+    methods package, whose ``__init__`` imports its modules by name: not an edge here.)"""
+    import ast
+    from pathlib import Path
+
+    root = Path(prune.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root.parent.parent).with_suffix("")
+        name = ".".join(rel.parts).removesuffix(".__init__")
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("surrogate.prune"):
+                deps.add(node.module or "")
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name.startswith("surrogate.prune")}
+        graph[name] = deps
+    assert "surrogate.prune.registry" not in graph["surrogate.prune.finetune"]
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for dep in graph.get(start, ()):
+            if dep == goal or (dep not in seen and (seen.add(dep) or reaches(dep, goal, seen))):
+                return True
+        return False
+
+    cycles = [m for m in graph if m != "surrogate.prune" and reaches(m, m, set())]
+    assert cycles == []

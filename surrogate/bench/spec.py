@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from surrogate.errors import InputError, ModelFileError, ParseError
+from surrogate.prune.checks import check_sparsity
 
 __all__ = [
     "BOUNDS_METHODS",
@@ -345,9 +346,12 @@ def _positive(v: Any, key: str, name: str, where: _Where) -> float:
 
 
 def _sparsity(v: float, where: _Where) -> float:
-    if not (0.0 <= float(v) < 1.0):
-        raise where.error(f"sparsities must lie in [0, 1), got {v!r}", "sweep", "sparsities")
-    return float(v)
+    try:
+        return check_sparsity(v)
+    except InputError:
+        raise where.error(
+            f"sparsities must lie in [0, 1), got {v!r}", "sweep", "sparsities"
+        ) from None
 
 
 def _unique(
@@ -540,8 +544,10 @@ def parse_instances_csv(
         raise ParseError("no instances: expected rows 'onnx,vnnlib,timeout_s'", path=str(p))
     sps = tuple(sorted({float(s) for s in (sparsities if sparsities is not None else [0.0])}))
     for s in sps:
-        if not 0.0 <= s < 1.0:
-            raise InputError(f"sparsities must lie in [0, 1), got {s}")
+        try:
+            check_sparsity(s)
+        except InputError:
+            raise InputError(f"sparsities must lie in [0, 1), got {s}") from None
     meths = tuple(methods) if methods else ("magnitude",)
     _check_methods(meths, _Where("", str(p)))
     name = p.parent.name + ("" if p.stem == "instances" else f"-{p.stem}")

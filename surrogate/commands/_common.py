@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from surrogate.errors import InputError, ModelFileError
+from surrogate.prune.checks import check_sparsity as sparsity_rule
 
 __all__ = [
     "check_input_file",
@@ -59,13 +60,12 @@ def check_positive(value: float | None, arg: str, what: str = "seconds") -> None
 
 
 def check_sparsity(value: float, arg: str, *, allow_zero: bool = True) -> None:
-    """``value`` must lie in ``[0, 1)`` (``(0, 1)`` without ``allow_zero``)."""
-    ok = math.isfinite(value) and (0.0 <= value if allow_zero else 0.0 < value) and value < 1.0
-    if not ok:
-        interval = "[0, 1)" if allow_zero else "(0, 1)"
-        raise InputError(
-            f"{arg} must be a number in {interval}, got {value!r}: give e.g. 0.5 for 50%"
-        )
+    """``value`` must lie in ``[0, 1)`` (``(0, 1)`` without ``allow_zero``): the rule of
+    :func:`surrogate.prune.check_sparsity`, worded for the command line."""
+    try:
+        sparsity_rule(value, name=arg, allow_zero=allow_zero)
+    except InputError as e:
+        raise InputError(f"{e}: give e.g. 0.5 for 50%") from None
 
 
 def check_input_file(path: str | Path, arg: str, what: str, example: str = "") -> Path:

@@ -12,22 +12,36 @@ in ``R`` rounds, each round
 
 After the last round the network trains ``final_epochs`` more with the final mask.
 
-The helpers here are shared by the data-driven methods of this package (``progressive``,
-``bandit``, ``consensus``): data validation (:func:`require_data`), option checking, masks
-(:func:`masks_of`) and a masked SGD step (:func:`masked_sgd_step`). torch is imported lazily so
-that importing this module (e.g. in a worker process) stays light.
+The masks are data (:class:`~surrogate.prune.masks.Masks`): each round's method returns its masks,
+they are intersected with the running ones (monotone) and passed to the next round's method as
+the entries already pruned; nothing is re-read from zeros, so a weight trained to exactly 0 stays
+trainable. The pruning step is an argument (:data:`PruneStep`), so this module does not depend on
+the registry (:func:`surrogate.prune.apply` calls it with the registered method).
+
+The torch helpers here are shared by the data-driven methods of this package (``progressive``,
+``bandit``, ``consensus``): a masked SGD step (:func:`masked_sgd_step`), masked training
+(:func:`train_masked`), thread limits. torch is imported lazily so that importing this module
+(e.g. in a worker process) stays light.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from surrogate.errors import InputError
 from surrogate.network.spec import DenseLayer, Network
+from surrogate.prune.checks import (
+    check_float,
+    check_int,
+    check_options,
+    check_sparsity,
+    require_data,
+)
+from surrogate.prune.masks import MaskedNetwork, Masks
 
 if TYPE_CHECKING:
     import torch
@@ -35,20 +49,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FINETUNE_OPTIONS",
-    "check_options",
-    "check_sparsity",
+    "PruneStep",
     "finetune_with_rewinding",
     "masked_sgd_step",
-    "masks_of",
     "one_blas_thread",
     "one_thread",
-    "require_data",
-    "rewind",
     "run_finetune",
     "train_masked",
 ]
 
-Masks = tuple[list[np.ndarray], list[np.ndarray]]
+#: One pruning step: ``step(network, sparsity, *, data=(x, y), masks=masks) -> MaskedNetwork``,
+#: masking (at least) ``masks`` -- a registered method with its options bound.
+PruneStep = Callable[..., MaskedNetwork]
 
 FINETUNE_OPTIONS = (
     "rounds",
@@ -61,107 +73,7 @@ FINETUNE_OPTIONS = (
 )
 
 
-# ------------------------------------------------------------------------------------ validation
-def check_sparsity(sparsity: object) -> float:
-    """``sparsity`` as a float in ``[0, 1)``; InputError otherwise."""
-    if isinstance(sparsity, bool) or not isinstance(sparsity, int | float):
-        raise InputError(f"sparsity must be a number in [0, 1), got {sparsity!r}")
-    if not 0.0 <= float(sparsity) < 1.0:
-        raise InputError(f"sparsity must be a number in [0, 1), got {sparsity!r}")
-    return float(sparsity)
-
-
-def check_options(method: str, options: Mapping[str, object], known: Iterable[str]) -> None:
-    """InputError naming the unknown options of ``method`` and the ones it takes."""
-    known = sorted(known)
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise InputError(
-            f"method {method!r} got unknown option(s) {', '.join(unknown)}; "
-            f"it takes: {', '.join(known)}"
-        )
-
-
-def check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise InputError(f"{name} must be an integer, got {value!r}")
-    if int(value) < minimum:
-        raise InputError(f"{name} must be >= {minimum}, got {int(value)}")
-    return int(value)
-
-
-def check_float(name: str, value: object, low: float, high: float = np.inf) -> float:
-    """A float in ``[low, high]``; InputError naming ``name`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
-        raise InputError(f"{name} must be a number, got {value!r}")
-    if not (low <= float(value) <= high):
-        raise InputError(f"{name} must be in [{low}, {high}], got {value!r}")
-    return float(value)
-
-
-def require_data(method: str, data: object, network: Network) -> tuple[np.ndarray, np.ndarray]:
-    """Validate ``data = (x, y)`` for ``network``: ``x`` float ``(N, n_inputs)``, ``y`` int labels.
-
-    Raises InputError (``method ... needs training data``) when ``data`` is None.
-    """
-    how = (
-        f"pass data=(x, y) with x of shape (N, {network.n_inputs}) and integer class labels "
-        f"y of shape (N,) in [0, {network.n_outputs})"
-    )
-    if data is None:
-        raise InputError(f"method {method!r} needs training data: {how}")
-    if not isinstance(data, tuple | list) or len(data) != 2:
-        raise InputError(f"method {method!r}: data must be a pair (x, y); {how}")
-    x = np.asarray(data[0], dtype=np.float64)
-    y = np.asarray(data[1])
-    if x.ndim > 2:
-        x = x.reshape(x.shape[0], -1)
-    if x.ndim != 2 or x.shape[1] != network.n_inputs or x.shape[0] == 0:
-        raise InputError(f"method {method!r}: x has shape {x.shape}; {how}")
-    if y.shape != (x.shape[0],):
-        raise InputError(f"method {method!r}: y has shape {y.shape} for {x.shape[0]} inputs; {how}")
-    if not np.all(np.isfinite(x)):
-        raise InputError(f"method {method!r}: x contains NaN or inf")
-    if not np.issubdtype(y.dtype, np.integer):
-        if not (np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y))):
-            raise InputError(f"method {method!r}: y must hold integer class labels; {how}")
-    y = y.astype(np.int64)
-    if y.min() < 0 or y.max() >= network.n_outputs:
-        raise InputError(
-            f"method {method!r}: labels range over [{y.min()}, {y.max()}] but the network has "
-            f"{network.n_outputs} outputs; {how}"
-        )
-    return x, y
-
-
-# ------------------------------------------------------------------------------------ masks
-def masks_of(network: Network) -> Masks:
-    """Weight masks (nonzero pattern) and bias masks (False only for a removed neuron).
-
-    A neuron is removed when its incoming row and its bias are both exactly zero.
-    """
-    weight_masks = [layer.weight != 0 for layer in network.layers]
-    bias_masks = [
-        ~(np.all(layer.weight == 0, axis=1) & (layer.bias == 0)) for layer in network.layers
-    ]
-    return weight_masks, bias_masks
-
-
-def apply_masks(network: Network, masks: Masks) -> Network:
-    """``network`` with weights and biases multiplied by ``masks``."""
-    wm, bm = masks
-    layers = [
-        layer.replace(weight=layer.weight * w, bias=layer.bias * b)
-        for layer, w, b in zip(network.layers, wm, bm, strict=True)
-    ]
-    return network.with_layers(layers)
-
-
-def rewind(dense: Network, masks: Masks) -> Network:
-    """The surviving entries of ``masks`` reset to the weights of ``dense`` (the rest zero)."""
-    return apply_masks(dense, masks)
-
-
+# ------------------------------------------------------------------------------------ numpy
 def cross_entropy(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Per-sample cross-entropy ``logsumexp(z) - z_y`` (numerically stable), float64."""
     m = logits.max(axis=1, keepdims=True)
@@ -215,11 +127,12 @@ def from_module(linears: Sequence[nn.Linear], like: Network) -> Network:
 
 
 def torch_masks(masks: Masks) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per layer, the weight and bias masks as float64 tensors (1 kept, 0 pruned)."""
     import torch
 
     return [
         (torch.from_numpy(w.astype(np.float64)), torch.from_numpy(b.astype(np.float64)))
-        for w, b in zip(*masks, strict=True)
+        for w, b in zip(masks.weight, masks.bias, strict=True)
     ]
 
 
@@ -265,7 +178,7 @@ def batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.T
 def train_masked(
     network: Network,
     data: tuple[np.ndarray, np.ndarray],
-    masks: Masks | None = None,
+    masks: Masks,
     *,
     epochs: int,
     lr: float = 1e-2,
@@ -275,17 +188,20 @@ def train_masked(
 ) -> Network:
     """Train ``network`` with SGD on cross-entropy for ``epochs`` epochs under ``masks``.
 
-    ``masks`` defaults to the network's own pattern (:func:`masks_of`): zeros stay zeros. Use
-    all-True masks to train densely. Deterministic for a given ``seed`` (one torch thread).
+    Masked entries get no update and stay exactly zero (they start at zero: the network is
+    trained as ``masks`` prune it); ``Masks.ones(network)`` trains densely. Deterministic for a
+    given ``seed`` (one torch thread).
     """
     import torch
 
     x, y = require_data("train_masked", data, network)
     epochs = check_int("epochs", epochs, 0)
     batch_size = check_int("batch_size", batch_size, 1)
+    if not isinstance(masks, Masks):
+        raise InputError(f"masks must be a surrogate.prune.Masks, got {type(masks).__name__}")
+    network = MaskedNetwork(network, masks).network
     if epochs == 0:
         return network
-    masks = masks_of(network) if masks is None else masks
     with one_thread():
         model, linears = to_module(network)
         tmasks = torch_masks(masks)
@@ -306,7 +222,7 @@ def round_sparsity(sparsity: float, r: int, rounds: int) -> float:
 
 def finetune_with_rewinding(
     network: Network,
-    method: str,
+    prune: PruneStep,
     sparsity: float,
     data: tuple[np.ndarray, np.ndarray],
     *,
@@ -317,25 +233,25 @@ def finetune_with_rewinding(
     momentum: float = 0.0,
     batch_size: int = 64,
     seed: int = 0,
-    method_options: Mapping[str, object] | None = None,
-) -> Network:
-    """Prune ``network`` with ``method`` to ``sparsity`` in ``rounds`` train-prune-rewind rounds.
+    name: str | None = None,
+) -> MaskedNetwork:
+    """Prune ``network`` with ``prune`` to ``sparsity`` in ``rounds`` train-prune-rewind rounds.
 
-    See the module docstring for the protocol. ``method_options`` go to the method at each round
-    (through :func:`surrogate.prune.apply`, which also receives ``data``). Masks are monotone:
-    an entry pruned in one round stays pruned. Returns the finetuned pruned network.
+    See the module docstring for the protocol. ``prune`` is called as ``prune(trained,
+    s_r, data=(x, y), masks=masks)`` (a registered method, e.g.
+    :func:`surrogate.prune.methods.magnitude.magnitude`, with its options bound); ``name`` names
+    it in errors. Masks are monotone: an entry pruned in one round stays pruned. Returns the
+    finetuned weights with the final masks.
     """
-    from surrogate.prune.registry import apply
-
+    name = name or getattr(prune, "__name__", "method")
     sparsity = check_sparsity(sparsity)
-    x, y = require_data(f"finetune ({method})", data, network)
+    x, y = require_data(f"finetune ({name})", data, network)
     rounds = check_int("rounds", rounds, 1)
     epochs_per_round = check_int("epochs_per_round", epochs_per_round, 0)
     final_epochs = check_int("final_epochs", final_epochs, 0)
     lr = check_float("lr", lr, 0.0)
     momentum = check_float("momentum", momentum, 0.0, 1.0)
     batch_size = check_int("batch_size", batch_size, 1)
-    opts: dict[str, Any] = dict(method_options or {})
 
     def train(net: Network, masks: Masks, epochs: int, round_seed: int) -> Network:
         return train_masked(
@@ -349,40 +265,42 @@ def finetune_with_rewinding(
             seed=round_seed,
         )
 
-    masks = masks_of(network)
+    masks = Masks.ones(network)
     current = network
     for r in range(1, rounds + 1):
         trained = train(current, masks, epochs_per_round, seed + r)
-        pruned = apply(trained, method, round_sparsity(sparsity, r, rounds), data=(x, y), **opts)
-        new_w, new_b = masks_of(pruned.network)
-        masks = (
-            [a & b for a, b in zip(masks[0], new_w, strict=True)],
-            [a & b for a, b in zip(masks[1], new_b, strict=True)],
-        )
-        current = rewind(network, masks)
-    return train(current, masks, final_epochs, seed + rounds + 1)
+        step = prune(trained, round_sparsity(sparsity, r, rounds), data=(x, y), masks=masks)
+        if not isinstance(step, MaskedNetwork) or step.original.widths != network.widths:
+            raise InputError(
+                f"{name} cannot be finetuned: it must keep the network's widths "
+                f"{network.widths} and return its masks"
+            )
+        masks = masks & step.masks
+        current = MaskedNetwork(network, masks).network  # rewind the survivors
+    return MaskedNetwork(train(current, masks, final_epochs, seed + rounds + 1), masks)
 
 
 def run_finetune(
     network: Network,
-    method: str,
+    prune: PruneStep,
     sparsity: float,
     data: object,
     finetune_options: Mapping[str, object] | None,
-    method_options: Mapping[str, object],
-) -> Network:
+    *,
+    name: str,
+) -> MaskedNetwork:
     """The entry used by ``surrogate.prune.apply(..., finetune=True)``: options validated."""
     if data is None:
         raise InputError(
             "finetune=True needs training data: pass data=(x, y) to apply (or drop finetune)"
         )
     fopts = dict(finetune_options or {})
-    check_options("finetune", fopts, FINETUNE_OPTIONS)
+    check_options("finetuning", fopts, FINETUNE_OPTIONS)
     return finetune_with_rewinding(
         network,
-        method,
+        prune,
         sparsity,
         data,  # type: ignore[arg-type]
-        method_options=method_options,
+        name=name,
         **fopts,  # type: ignore[arg-type]
     )

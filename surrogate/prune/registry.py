@@ -1,14 +1,20 @@
 """The registry of pruning methods and the one entry point, :func:`apply`.
 
-A method is a function ``fn(network, sparsity, **options) -> Network`` registered under a name with
-:func:`register`. It returns a network with the same layer shapes (pruned entries are exact zeros,
-removed neurons have a zero row *and* a zero bias) unless it documents otherwise (exact
-compression changes shapes). :func:`apply` validates the arguments, times the call and builds a
-:class:`PruneReport`.
+A method is a function ``fn(network, sparsity, *, data=None, masks=None, **options) ->
+MaskedNetwork`` registered under a name with :func:`register`. It *computes masks*
+(:class:`~surrogate.prune.masks.Masks`: per layer, which weights and biases survive; a removed
+neuron has its row *and* its bias masked) and returns them with the weights they apply to (the
+given network, or the network it trained; exact compression returns a smaller network). Entries
+masked by ``masks`` (entries already pruned) stay masked and count towards the target.
+
+:func:`apply` validates the arguments, runs the method (or the finetuning protocol around it),
+applies the masks, times the call and builds a :class:`PruneReport` from the masks: the
+sparsity it reports counts masked weights, not zeros.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,10 +23,13 @@ import numpy as np
 
 from surrogate.errors import InputError
 from surrogate.network.spec import Network
+from surrogate.prune.checks import check_sparsity
+from surrogate.prune.finetune import run_finetune
+from surrogate.prune.masks import MaskedNetwork, Masks
 
 __all__ = ["PruneMethod", "PruneReport", "PruneResult", "apply", "available", "register"]
 
-PruneMethod = Callable[..., Network]
+PruneMethod = Callable[..., MaskedNetwork]
 
 _REGISTRY: dict[str, PruneMethod] = {}
 _DOCS: dict[str, str] = {}
@@ -47,6 +56,10 @@ def available() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class PruneReport:
+    """What :func:`apply` did. ``sparsity`` / ``layer_sparsity``: share of weights *masked*
+    (a weight that was already zero is not counted); ``neurons_removed``: per layer, neurons
+    whose row and bias are masked."""
+
     method: str
     target_sparsity: float
     sparsity: float
@@ -79,17 +92,12 @@ class PruneReport:
 
 @dataclass(frozen=True)
 class PruneResult:
+    """``network``: the pruned network (masks applied and made permanent); ``masks``: what was
+    pruned, per layer, the shapes of ``network``'s weights and biases."""
+
     network: Network
     report: PruneReport
-
-
-def removed_neurons(network: Network) -> list[int]:
-    """Per layer: neurons with an all-zero incoming row and zero bias (they output ``act(0)``)."""
-    out = []
-    for layer in network.layers:
-        dead = np.all(layer.weight == 0, axis=1) & (layer.bias == 0)
-        out.append(int(dead.sum()))
-    return out
+    masks: Masks
 
 
 def apply(
@@ -105,49 +113,59 @@ def apply(
     """Prune ``network`` with the registered ``method`` to the target ``sparsity``.
 
     ``data = (x, y)`` (optional) is passed to methods that use data and is used to report accuracy
-    before and after. Extra ``options`` go to the method. ``finetune=True`` (needs ``data``) runs
-    the finetuning-with-rewinding protocol around the method
-    (:func:`surrogate.prune.finetune.finetune_with_rewinding`; ``finetune_options``: rounds,
-    epochs_per_round, final_epochs, lr, momentum, batch_size, seed).
+    before and after. Extra ``options`` go to the method; ``masks=`` (a
+    :class:`~surrogate.prune.masks.Masks` of ``network``, e.g. an earlier result's) marks entries
+    as already pruned: they stay pruned and count towards the target (every method but
+    ``exact``). ``finetune=True`` (needs ``data``) runs the finetuning-with-rewinding protocol
+    around the method (:func:`surrogate.prune.finetune.finetune_with_rewinding`;
+    ``finetune_options``: rounds, epochs_per_round, final_epochs, lr, momentum, batch_size, seed).
+    The result carries the masks the method computed.
     """
     _load_builtin_methods()
     if method not in _REGISTRY:
         raise InputError(
             f"unknown pruning method {method!r}; available: {', '.join(sorted(_REGISTRY))}"
         )
-    if not (isinstance(sparsity, int | float) and 0.0 <= float(sparsity) < 1.0):
-        raise InputError(f"sparsity must be a number in [0, 1), got {sparsity!r}")
+    sparsity = check_sparsity(sparsity)
     fn = _REGISTRY[method]
     t0 = time.perf_counter()
     if finetune:
-        from surrogate.prune.finetune import run_finetune
-
-        pruned = run_finetune(
-            network, method, float(sparsity), data, finetune_options, options
+        if "masks" in options:
+            raise InputError("finetune=True runs from the dense network: drop masks=")
+        outcome = run_finetune(
+            network, functools.partial(fn, **options), sparsity, data, finetune_options,
+            name=method,
         )
     else:
         if data is not None:
             options = {**options, "data": data}
-        pruned = fn(network, float(sparsity), **options)
+        outcome = fn(network, sparsity, **options)
+    if not isinstance(outcome, MaskedNetwork):
+        raise InputError(
+            f"pruning method {method!r} returned {type(outcome).__name__}, not a "
+            "surrogate.prune.MaskedNetwork (its weights with the masks it computed)"
+        )
+    pruned = outcome.remove()
     elapsed = time.perf_counter() - t0
     acc_before = acc_after = None
     if data is not None:
         x, y = data
         acc_before = float(np.mean(network.predict(x) == y))
         acc_after = float(np.mean(pruned.predict(x) == y))
+    masks = outcome.masks
     report = PruneReport(
         method=method,
-        target_sparsity=float(sparsity),
-        sparsity=pruned.sparsity,
-        layer_sparsity=[1.0 - lay.nonzeros / lay.weight.size for lay in pruned.layers],
-        neurons_removed=removed_neurons(pruned),
+        target_sparsity=sparsity,
+        sparsity=masks.sparsity,
+        layer_sparsity=masks.layer_sparsity(),
+        neurons_removed=masks.removed_counts(),
         widths_before=network.widths,
         widths_after=pruned.widths,
         time_s=elapsed,
         accuracy_before=acc_before,
         accuracy_after=acc_after,
     )
-    return PruneResult(pruned, report)
+    return PruneResult(pruned, report, masks)
 
 
 def _load_builtin_methods() -> None:

@@ -1,4 +1,4 @@
-"""Shared pieces of every pruning method: validation, round schedules, deterministic selection.
+"""Shared pieces of the pruning methods: round schedules, deterministic selection, mask engines.
 
 How much to prune per round
     The paper's protocol (after ``torch.nn.utils.prune`` applied repeatedly) reaches a target
@@ -14,74 +14,40 @@ Which entries to prune
     by position (lower flat index first), so the choice is a pure function of the scores.
 
 Engines
-    :func:`prune_unstructured` (weights, per layer or global) and :func:`prune_neurons` (hidden
+    :func:`unstructured_masks` (weights, per layer or global) and :func:`neuron_masks` (hidden
     neurons, row and bias) run the rounds for any scorer: magnitude, random, or a method of
-    your own that only has to say which entries matter least.
+    your own that only has to say which entries matter least. They *compute masks*
+    (:class:`~surrogate.prune.masks.Masks`), a pure function of the network and the scores;
+    applying them is :func:`~surrogate.prune.masks.apply_masks`. Entries masked by the ``masks``
+    given to an engine (torch's ``default_mask``) stay masked and count towards the target; a
+    weight that is merely zero does not count.
+
+Argument checks are in :mod:`surrogate.prune.checks`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from numbers import Integral, Real
+from collections.abc import Callable
 
 import numpy as np
 
 from surrogate.errors import InputError
 from surrogate.network.spec import Network
+from surrogate.prune.checks import check_rounds, check_sparsity
+from surrogate.prune.masks import MaskedNetwork, Masks, apply_masks
 
 __all__ = [
     "NeuronScorer",
     "SCOPES",
     "WeightScorer",
-    "check_int",
-    "check_rounds",
     "check_scope",
-    "check_sparsity",
     "cumulative_counts",
-    "prune_neurons",
-    "prune_unstructured",
-    "reject_unknown_options",
-    "removed_mask",
+    "neuron_masks",
+    "removable_neurons",
     "round_fractions",
     "smallest_k",
+    "unstructured_masks",
 ]
-
-
-def check_sparsity(sparsity: object) -> float:
-    """``sparsity`` as a float in ``[0, 1)``; InputError otherwise (same words as ``apply``)."""
-    if (
-        isinstance(sparsity, bool)
-        or not isinstance(sparsity, Real)
-        or not 0.0 <= float(sparsity) < 1.0
-    ):
-        raise InputError(f"sparsity must be a number in [0, 1), got {sparsity!r}")
-    return float(sparsity)
-
-
-def check_int(name: str, value: object, minimum: int | None = None) -> int:
-    """``value`` as an int (``>= minimum`` when given); InputError naming ``name`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise InputError(f"{name} must be an integer, got {value!r}")
-    if minimum is not None and int(value) < minimum:
-        raise InputError(f"{name} must be >= {minimum}, got {int(value)}")
-    return int(value)
-
-
-def check_rounds(rounds: object) -> int:
-    """The number of pruning rounds: an integer >= 1."""
-    return check_int("rounds", rounds, minimum=1)
-
-
-def reject_unknown_options(
-    method: str, unknown: Mapping[str, object], known: Iterable[str]
-) -> None:
-    """InputError when a method got options it does not take (instead of a bare TypeError)."""
-    if unknown:
-        names = ", ".join(sorted(unknown))
-        raise InputError(
-            f"pruning method {method!r} does not take option(s) {names}; "
-            f"its options are: {', '.join(sorted(known))}"
-        )
 
 
 def round_fractions(p: float, rounds: int) -> list[float]:
@@ -139,58 +105,70 @@ def check_scope(scope: object) -> str:
     return str(scope)
 
 
-def prune_unstructured(
-    network: Network, sparsity: float, *, rounds: int, scope: str, scorer: WeightScorer
-) -> Network:
-    """Zero the lowest-scored weights in ``rounds`` rounds (see the module docstring).
+def unstructured_masks(
+    network: Network,
+    sparsity: float,
+    *,
+    rounds: int,
+    scope: str,
+    scorer: WeightScorer,
+    masks: Masks | None = None,
+) -> Masks:
+    """Mask the lowest-scored weights in ``rounds`` rounds (see the module docstring).
 
     ``scope="layer"``: after round ``r`` every layer of ``n`` weights holds
-    ``cumulative_counts(n, p, R)[r]`` zeros. ``scope="global"``: the count applies to all weights
-    together, ranked on one scale (ties: earlier layer, then lower flat index). Weights that are
-    already zero count towards the target and stay zero (if a layer already holds more zeros than
-    the target, it keeps them). ``scorer`` is called once per round on the current network, so
-    a score may depend on what earlier rounds removed. Biases are not touched.
+    ``cumulative_counts(n, p, R)[r]`` masked weights. ``scope="global"``: the count applies to all
+    weights together, ranked on one scale (ties: earlier layer, then lower flat index). Weights
+    masked by ``masks`` (default: none) count towards the target and stay masked (if a layer
+    already holds more than the target, it keeps them). ``scorer`` is called once per round on
+    the network pruned so far, so a score may depend on what earlier rounds removed. Biases are
+    not touched.
     """
     p = check_sparsity(sparsity)
     rounds = check_rounds(rounds)
     scope = check_scope(scope)
-    weights = [np.array(layer.weight) for layer in network.layers]
-    sizes = [w.size for w in weights]
+    start = apply_masks(network, masks)
+    keep = [np.array(w) for w in start.masks.weight]  # writable, C order: reshape(-1) is a view
+    sizes = [k.size for k in keep]
     targets = [cumulative_counts(n, p, rounds) for n in sizes]
     total_targets = cumulative_counts(sum(sizes), p, rounds)
-    current = network
+    current = start.network
     for r in range(rounds):
-        scores = _checked_scores(scorer(current), [w.shape for w in weights], "weight")
+        scores = _checked_scores(scorer(current), [k.shape for k in keep], "weight")
         if scope == "layer":
-            for w, s, t in zip(weights, scores, targets, strict=True):
-                _zero_lowest(w.reshape(-1), s, t[r])
+            for k, s, t in zip(keep, scores, targets, strict=True):
+                _mask_lowest(k.reshape(-1), s, t[r])
         else:
-            flat_w = np.concatenate([w.reshape(-1) for w in weights])
-            _zero_lowest(flat_w, np.concatenate([s.reshape(-1) for s in scores]), total_targets[r])
-            for w, part in zip(weights, np.split(flat_w, np.cumsum(sizes)[:-1]), strict=True):
-                w[...] = part.reshape(w.shape)
-        current = network.with_layers(
-            [lay.replace(weight=w) for lay, w in zip(network.layers, weights, strict=True)]
-        )
-    return current
+            flat = np.concatenate([k.reshape(-1) for k in keep])
+            _mask_lowest(flat, np.concatenate([s.reshape(-1) for s in scores]), total_targets[r])
+            for k, part in zip(keep, np.split(flat, np.cumsum(sizes)[:-1]), strict=True):
+                k[...] = part.reshape(k.shape)
+        current = MaskedNetwork(network, Masks(tuple(keep), start.masks.bias)).network
+    return Masks(tuple(keep), start.masks.bias)
 
 
-def removed_mask(network: Network) -> list[np.ndarray]:
-    """Per layer, the neurons already removed: zero incoming row *and* zero bias."""
-    return [np.all(lay.weight == 0, axis=1) & (lay.bias == 0) for lay in network.layers]
+def removable_neurons(count: int, width: int) -> int:
+    """``count`` capped at ``width - 1``: a hidden layer always keeps one neuron (a layer with
+    none would make the network a constant)."""
+    return min(count, width - 1)
 
 
-def prune_neurons(
-    network: Network, sparsity: float, *, rounds: int, scorer: NeuronScorer
-) -> Network:
+def neuron_masks(
+    network: Network,
+    sparsity: float,
+    *,
+    rounds: int,
+    scorer: NeuronScorer,
+    masks: Masks | None = None,
+) -> Masks:
     """Remove the lowest-scored neurons of every hidden layer in ``rounds`` rounds.
 
     After round ``r`` a hidden layer of width ``m`` holds ``cumulative_counts(m, p, R)[r]``
-    removed neurons (already-removed ones count), but never more than ``m - 1``: every hidden
-    layer keeps at least one neuron (a layer with none would make the network a constant).
-    Removing a neuron zeroes its incoming row *and* its bias, so it outputs ``act(0) = 0``; the
-    next layer's column is left as it is (it multiplies a zero). The output layer is never
-    touched. ``scorer`` is called once per round.
+    removed neurons (those removed by ``masks`` count), but never more than ``m - 1``
+    (:func:`removable_neurons`). Removing a neuron masks its incoming row *and* its bias, so it
+    outputs ``act(0) = 0``; the next layer's column is left as it is (it multiplies a zero). The
+    output layer is never touched. ``scorer`` is called once per round on the network pruned so
+    far.
     """
     p = check_sparsity(sparsity)
     rounds = check_rounds(rounds)
@@ -200,32 +178,27 @@ def prune_neurons(
             "neuron pruning removes hidden neurons, but this network has no hidden layer "
             f"(widths {network.widths}); use an unstructured method such as 'magnitude'"
         )
-    targets = [[min(t, lay.n_out - 1) for t in cumulative_counts(lay.n_out, p, rounds)]
+    targets = [[removable_neurons(t, lay.n_out) for t in cumulative_counts(lay.n_out, p, rounds)]
                for lay in hidden]
-    weights = [np.array(lay.weight) for lay in hidden]
-    biases = [np.array(lay.bias) for lay in hidden]
-    current = network
+    current = apply_masks(network, masks)
     for r in range(rounds):
-        scores = _checked_scores(scorer(current), [(lay.n_out,) for lay in hidden], "neuron")
-        removed = removed_mask(current)
-        for i, (s, t) in enumerate(zip(scores, targets, strict=True)):
-            k = t[r] - int(removed[i].sum())
-            chosen = smallest_k(s, k, eligible=~removed[i])
-            weights[i][chosen, :] = 0.0
-            biases[i][chosen] = 0.0
-        new_hidden = [
-            lay.replace(weight=w, bias=b)
-            for lay, w, b in zip(hidden, weights, biases, strict=True)
+        scores = _checked_scores(
+            scorer(current.network), [(lay.n_out,) for lay in hidden], "neuron"
+        )
+        removed = current.masks.removed_neurons()
+        chosen = [
+            smallest_k(s, t[r] - int(removed[i].sum()), eligible=~removed[i])
+            for i, (s, t) in enumerate(zip(scores, targets, strict=True))
         ]
-        current = network.with_layers([*new_hidden, network.layers[-1]])
-    return current
+        current = MaskedNetwork(network, current.masks & Masks.without_neurons(network, chosen))
+    return current.masks
 
 
-def _zero_lowest(flat_weight: np.ndarray, scores: np.ndarray, target_zeros: int) -> None:
-    """In place: zero more entries of ``flat_weight`` until it holds ``target_zeros`` zeros."""
-    nonzero = flat_weight != 0
-    k = target_zeros - (flat_weight.size - int(nonzero.sum()))
-    flat_weight[smallest_k(scores, k, eligible=nonzero)] = 0.0
+def _mask_lowest(flat_keep: np.ndarray, scores: np.ndarray, target: int) -> None:
+    """In place: mask more entries of ``flat_keep`` (lowest scores first) until ``target`` are
+    masked."""
+    k = target - (flat_keep.size - int(np.count_nonzero(flat_keep)))
+    flat_keep[smallest_k(scores, k, eligible=flat_keep)] = False
 
 
 def _checked_scores(

@@ -24,7 +24,7 @@ Each arm is pulled once (in a seeded random order), then the policy picks the ar
 After the budget the estimated reward of an arm is its mean reward (epsilon-greedy, softmax,
 ucb1), its posterior mean ``(1 + s_i) / (2 + n_i)`` (thompson) or its final selection probability
 (hedge, exp3); ties are broken by the lower mean ``dL``, then by index. Each hidden layer loses its
-``round(p * width)`` arms of highest estimated reward (row and bias zeroed; at most ``width - 1``,
+``round(p * width)`` arms of highest estimated reward (row and bias masked; at most ``width - 1``,
 so a layer keeps one neuron). The output layer is never pruned.
 """
 
@@ -37,16 +37,17 @@ import numpy as np
 
 from surrogate.errors import InputError
 from surrogate.network.spec import DenseLayer, Network
-from surrogate.prune.finetune import (
+from surrogate.prune.checks import (
     check_float,
     check_int,
     check_options,
     check_sparsity,
-    cross_entropy,
-    one_blas_thread,
     require_data,
 )
+from surrogate.prune.finetune import cross_entropy, one_blas_thread
+from surrogate.prune.masks import MaskedNetwork, Masks, apply_masks
 from surrogate.prune.registry import register
+from surrogate.prune.schedule import removable_neurons
 
 __all__ = ["POLICIES", "ArmScores", "NeuronArms", "bandit_prune", "bandit_scores"]
 
@@ -307,25 +308,27 @@ def bandit_prune(
     network: Network,
     sparsity: float,
     data: tuple[np.ndarray, np.ndarray] | None,
+    masks: Masks | None = None,
     **options: object,
-) -> Network:
+) -> MaskedNetwork:
     """Remove ``round(sparsity * width)`` neurons per hidden layer, highest estimated reward first.
 
-    ``options`` are those of :func:`bandit_scores`.
+    Neurons removed by ``masks`` count and stay removed (the bandit runs on the network they
+    prune). ``options`` are those of :func:`bandit_scores`.
     """
     sparsity = check_sparsity(sparsity)
-    check_options("bandit", options, OPTIONS)
-    scores = bandit_scores(network, data, **options)  # type: ignore[arg-type]
-    layers = list(network.layers)
+    check_options("pruning method 'bandit'", options, OPTIONS)
+    start = apply_masks(network, masks)
+    scores = bandit_scores(start.network, data, **options)  # type: ignore[arg-type]
+    removed = start.masks.removed_neurons()
+    drops = []
     for i, sc in enumerate(scores):
-        layer = layers[i]
-        # at most width - 1: a hidden layer keeps one neuron (as prune_neurons)
-        drop = sc.removal_order()[: min(int(round(sparsity * layer.n_out)), layer.n_out - 1)]
-        w, b = np.array(layer.weight), np.array(layer.bias)
-        w[drop] = 0.0
-        b[drop] = 0.0
-        layers[i] = layer.replace(weight=w, bias=b)
-    return network.with_layers(layers)
+        width = network.layers[i].n_out
+        # at most width - 1: a hidden layer keeps one neuron (as the other neuron methods)
+        more = removable_neurons(int(round(sparsity * width)), width) - int(removed[i].sum())
+        order = sc.removal_order()
+        drops.append(order[~removed[i][order]][: max(more, 0)])
+    return MaskedNetwork(network, start.masks & Masks.without_neurons(network, drops))
 
 
 @register(
@@ -333,6 +336,13 @@ def bandit_prune(
     "structured neuron pruning, neurons as bandit arms (ucb1, thompson, exp3, ...), needs data "
     "(Ameen & Vadera, arXiv 2606.07615)",
 )
-def bandit(network: Network, sparsity: float, *, data: object = None, **options: object) -> Network:
+def bandit(
+    network: Network,
+    sparsity: float,
+    *,
+    data: object = None,
+    masks: Masks | None = None,
+    **options: object,
+) -> MaskedNetwork:
     """Registry entry of :func:`bandit_prune` (options: see :func:`bandit_scores`)."""
-    return bandit_prune(network, sparsity, data, **options)  # type: ignore[arg-type]
+    return bandit_prune(network, sparsity, data, masks, **options)  # type: ignore[arg-type]

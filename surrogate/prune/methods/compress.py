@@ -34,8 +34,9 @@ from surrogate.bounds import Bounds, compute_bounds
 from surrogate.bounds.interval import check_input_set
 from surrogate.errors import InputError
 from surrogate.network.spec import DenseLayer, Network
+from surrogate.prune.checks import check_options
+from surrogate.prune.masks import MaskedNetwork, Masks, apply_masks
 from surrogate.prune.registry import register
-from surrogate.prune.schedule import reject_unknown_options
 from surrogate.sets import Box, L1Ball
 
 __all__ = ["compress_exact", "drop_dead_neurons", "exact", "row_basis"]
@@ -258,17 +259,25 @@ def exact(
     input_set: Box | L1Ball | None = None,
     bounds: Bounds | str | None = None,
     data: object = None,
+    masks: Masks | None = None,
     **unknown: object,
-) -> Network:
+) -> MaskedNetwork:
     """Lossless: delete stably inactive and fold stably active neurons on ``input_set``.
 
     ``sparsity`` must be 0 (nothing is traded for size); to prune further, compose: compress first,
     then prune the result with another method. ``input_set`` defaults to the box of
     ``metadata["input_domain"]`` when the network declares one. ``bounds`` is a
     :class:`~surrogate.bounds.Bounds` for this network and set, or a method name (default ``"lp"``).
-    ``data`` is accepted and ignored.
+    ``data`` is accepted and ignored. The result masks nothing: compression deletes neurons
+    (the widths shrink) instead of masking them. ``masks`` must be None (masks cannot follow a
+    change of shapes): to compress a pruned network, pass the pruned network.
     """
-    reject_unknown_options("exact", unknown, ("input_set", "bounds"))
+    check_options("pruning method 'exact'", unknown, ("input_set", "bounds"))
+    if masks is not None:
+        raise InputError(
+            "exact compression changes the network's shapes, so it takes no masks: compress "
+            "the pruned network itself (e.g. apply(result.network, 'exact', 0.0, ...))"
+        )
     if sparsity != 0.0:
         raise InputError(
             f"exact compression is lossless and takes sparsity 0, got {sparsity!r}; to reach a "
@@ -278,5 +287,7 @@ def exact(
     if input_set is None:
         input_set = _domain_box(network)
     if bounds is None or isinstance(bounds, str):
-        return compress_exact(network, input_set, method=bounds or "lp")
-    return compress_exact(network, input_set, bounds=bounds)
+        small = compress_exact(network, input_set, method=bounds or "lp")
+    else:
+        small = compress_exact(network, input_set, bounds=bounds)
+    return apply_masks(small)

@@ -16,7 +16,7 @@ by (vote, summed importance, -index).
 
 Rounds raise the sparsity by ``step`` (default 0.1: ``0.1, 0.2, ...``) up to the target; a neuron
 removed in one round stays removed (workers only choose among active neurons). A removed neuron's
-row and bias are zeroed; the output layer is never pruned. Workers run in separate processes
+row and bias are masked; the output layer is never pruned. Workers run in separate processes
 (:class:`concurrent.futures.ProcessPoolExecutor`) when ``parallel`` and ``workers > 1``; the
 result is the same either way.
 """
@@ -32,14 +32,15 @@ import numpy as np
 
 from surrogate.errors import InputError
 from surrogate.network.spec import Network
-from surrogate.prune.finetune import (
+from surrogate.prune.checks import (
     check_float,
     check_int,
     check_options,
     check_sparsity,
-    one_blas_thread,
     require_data,
 )
+from surrogate.prune.finetune import one_blas_thread
+from surrogate.prune.masks import MaskedNetwork, Masks, apply_masks
 from surrogate.prune.registry import register
 
 __all__ = ["ConsensusHistory", "consensus_prune", "round_targets", "worker_masks"]
@@ -135,12 +136,14 @@ def consensus_prune(
     step: float = 0.1,
     parallel: bool = True,
     seed: int = 0,
+    masks: Masks | None = None,
     return_votes: bool = False,
-) -> Network | tuple[Network, ConsensusHistory]:
+) -> MaskedNetwork | tuple[MaskedNetwork, ConsensusHistory]:
     """Remove ``round(sparsity * width)`` neurons per hidden layer by mask voting of ``workers``.
 
-    ``data = (x, y)`` (only ``x`` is used; shards are a seeded split). With ``return_votes`` also
-    returns the :class:`ConsensusHistory` (votes and masks of every round).
+    ``data = (x, y)`` (only ``x`` is used; shards are a seeded split). Neurons removed by
+    ``masks`` count and stay removed. With ``return_votes`` also returns the
+    :class:`ConsensusHistory` (votes and masks of every round).
     """
     sparsity = check_sparsity(sparsity)
     x, _ = require_data("consensus", data, network)
@@ -149,8 +152,10 @@ def consensus_prune(
     if len(network.layers) < 2:
         raise InputError("consensus prunes hidden neurons; this network has no hidden layer")
     shards = _shards(x, workers, seed)
+    start = apply_masks(network, masks)
+    network = start.network
     widths = [layer.n_out for layer in network.layers[:-1]]
-    active = [np.ones(w, dtype=bool) for w in widths]
+    active = [~r for r in start.masks.removed_neurons()[:-1]]
     history = ConsensusHistory()
     pool = (
         ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1))
@@ -174,11 +179,8 @@ def consensus_prune(
     finally:
         if pool is not None:
             pool.shutdown()
-    pruned = network.with_layers(
-        [
-            network.layers[i].replace(weight=w, bias=b)
-            for i, (w, b, _) in enumerate(_layer_arrays(network, active))
-        ]
+    pruned = MaskedNetwork(
+        start.original, start.masks & Masks.without_neurons(network, [~a for a in active])
     )
     return (pruned, history) if return_votes else pruned
 
@@ -189,9 +191,17 @@ def consensus_prune(
     "needs data (MPFL, Gez & Cohen, arXiv 2312.03889)",
 )
 def consensus(
-    network: Network, sparsity: float, *, data: object = None, **options: object
-) -> Network:
+    network: Network,
+    sparsity: float,
+    *,
+    data: object = None,
+    masks: Masks | None = None,
+    **options: object,
+) -> MaskedNetwork:
     """Registry entry of :func:`consensus_prune` (options: workers, step, parallel, seed)."""
-    check_options("consensus", options, OPTIONS)
-    # return_votes is not among the options, so the result is a Network
-    return cast(Network, consensus_prune(network, sparsity, data, **options))  # type: ignore[arg-type]
+    check_options("pruning method 'consensus'", options, OPTIONS)
+    # return_votes is not among the options, so the result is a MaskedNetwork
+    return cast(
+        MaskedNetwork,
+        consensus_prune(network, sparsity, data, masks=masks, **options),  # type: ignore[arg-type]
+    )

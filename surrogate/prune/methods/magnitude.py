@@ -2,9 +2,10 @@
 
 Score of weight ``w_ij`` is ``|w_ij|`` (``torch.nn.utils.prune.l1_unstructured``). With
 ``scope="layer"`` (the paper's verification task) every Linear layer, the output layer included,
-ends with exactly ``round(p * n_weights)`` zeros; with ``scope="global"`` (the paper's function
-maximisation task, ``global_unstructured``) one threshold ranks all weights of all layers
-together and the whole network ends with ``round(p * total_weights)`` zeros. ``rounds=R`` follows
+ends with exactly ``round(p * n_weights)`` masked (zeroed) weights; with ``scope="global"`` (the
+paper's function maximisation task, ``global_unstructured``) one threshold ranks all weights of all
+layers together and the whole network ends with ``round(p * total_weights)`` masked weights. A
+weight that is already zero scores 0, so it is masked first. ``rounds=R`` follows
 the paper's protocol of ``R`` rounds each pruning ``1 - (1-p)^(1/R)`` of the remaining weights;
 without finetuning between rounds the magnitudes do not change, so the result equals one shot
 (the option exists for protocol fidelity and for callers that retrain between rounds).
@@ -15,8 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from surrogate.network.spec import Network
+from surrogate.prune.checks import check_options
+from surrogate.prune.masks import MaskedNetwork, Masks, apply_masks
 from surrogate.prune.registry import register
-from surrogate.prune.schedule import prune_unstructured, reject_unknown_options
+from surrogate.prune.schedule import unstructured_masks
 
 __all__ = ["magnitude", "magnitude_global", "weight_magnitudes"]
 
@@ -39,16 +42,17 @@ def magnitude(
     scope: str = "layer",
     rounds: int = 1,
     data: object = None,
+    masks: Masks | None = None,
     **unknown: object,
-) -> Network:
-    """Zero the smallest-|w| weights until each layer (or the whole net) reaches ``sparsity``.
+) -> MaskedNetwork:
+    """Mask the smallest-|w| weights until each layer (or the whole net) reaches ``sparsity``.
 
     ``data`` is accepted and ignored (``apply`` passes it to every method).
     """
-    reject_unknown_options("magnitude", unknown, _OPTIONS)
-    return prune_unstructured(
-        network, sparsity, rounds=rounds, scope=scope, scorer=weight_magnitudes
-    )
+    check_options("pruning method 'magnitude'", unknown, _OPTIONS)
+    return apply_masks(network, unstructured_masks(
+        network, sparsity, rounds=rounds, scope=scope, scorer=weight_magnitudes, masks=masks
+    ))
 
 
 @register("magnitude-global", "unstructured L1 magnitude with one threshold over all weights")
@@ -58,10 +62,11 @@ def magnitude_global(
     *,
     rounds: int = 1,
     data: object = None,
+    masks: Masks | None = None,
     **unknown: object,
-) -> Network:
+) -> MaskedNetwork:
     """``magnitude`` with ``scope="global"``: the whole network reaches ``sparsity``."""
-    reject_unknown_options("magnitude-global", unknown, ("rounds",))
-    return prune_unstructured(
-        network, sparsity, rounds=rounds, scope="global", scorer=weight_magnitudes
-    )
+    check_options("pruning method 'magnitude-global'", unknown, ("rounds",))
+    return apply_masks(network, unstructured_masks(
+        network, sparsity, rounds=rounds, scope="global", scorer=weight_magnitudes, masks=masks
+    ))

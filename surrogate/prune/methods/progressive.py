@@ -24,18 +24,21 @@ import numpy as np
 
 from surrogate.errors import InputError
 from surrogate.network.spec import Network
-from surrogate.prune.finetune import (
+from surrogate.prune.checks import (
     check_float,
     check_int,
     check_options,
     check_sparsity,
+    require_data,
+)
+from surrogate.prune.finetune import (
     from_module,
     masked_sgd_step,
     one_thread,
-    require_data,
     to_module,
     torch_masks,
 )
+from surrogate.prune.masks import MaskedNetwork, Masks, apply_masks
 from surrogate.prune.registry import register
 
 __all__ = ["ProgressiveHistory", "progressive_prune", "schedule_sparsity", "update_steps"]
@@ -124,12 +127,14 @@ def progressive_prune(
     end_frac: float = 0.75,
     mask_every: int = 10,
     seed: int = 0,
+    masks: Masks | None = None,
     return_history: bool = False,
-) -> Network | tuple[Network, ProgressiveHistory]:
+) -> MaskedNetwork | tuple[MaskedNetwork, ProgressiveHistory]:
     """Train ``network`` on ``data`` for ``epochs`` epochs (SGD) while pruning it to ``sparsity``.
 
-    Returns the pruned, trained network (and the :class:`ProgressiveHistory` when
-    ``return_history``). Deterministic for a given ``seed``.
+    Returns the trained weights with their final masks (and the :class:`ProgressiveHistory` when
+    ``return_history``). Entries masked by ``masks`` stay masked (and count). Deterministic for a
+    given ``seed``.
     """
     import torch
 
@@ -154,17 +159,20 @@ def progressive_prune(
             "start_frac/end_frac or train more epochs"
         )
     updates = set(update_steps(t0, t1, mask_every))
+    start = apply_masks(network, masks)
     sizes = [layer.weight.size for layer in network.layers]
-    masks = [np.ones(layer.weight.shape, dtype=bool) for layer in network.layers]
-    bias_masks = [np.ones(layer.n_out, dtype=bool) for layer in network.layers]  # not pruned
+    weight_masks = list(start.masks.weight)
     history = ProgressiveHistory()
 
+    def current_masks() -> Masks:
+        return Masks(tuple(weight_masks), start.masks.bias)  # biases are not pruned
+
     with one_thread():
-        model, linears = to_module(network)
+        model, linears = to_module(start.network)
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
         gen = torch.Generator().manual_seed(int(seed))
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-        tmasks = torch_masks((masks, bias_masks))
+        tmasks = torch_masks(current_masks())
         loss = float("nan")
 
         def update(t: int) -> None:
@@ -172,15 +180,15 @@ def progressive_prune(
             s = schedule_sparsity(t, t0, t1, sparsity, initial, schedule)
             for i, lin in enumerate(linears):
                 keep = sizes[i] - int(round(s * sizes[i]))
-                masks[i] = _shrink_mask(lin.weight.detach().numpy(), masks[i], keep)
-            tmasks = torch_masks((masks, bias_masks))
+                weight_masks[i] = _shrink_mask(lin.weight.detach().numpy(), weight_masks[i], keep)
+            tmasks = torch_masks(current_masks())
             with torch.no_grad():
                 for lin, (wm, _) in zip(linears, tmasks, strict=True):
                     lin.weight.mul_(wm)
             history.steps.append(t)
             history.sparsity.append(s)
-            history.active.append([int(m.sum()) for m in masks])
-            history.masks.append([m.copy() for m in masks])
+            history.active.append([int(m.sum()) for m in weight_masks])
+            history.masks.append([m.copy() for m in weight_masks])
             history.losses.append(loss)
 
         t = 0
@@ -194,7 +202,7 @@ def progressive_prune(
                 t += 1
         if t1 == total:
             update(total)
-        pruned = from_module(linears, network)
+        pruned = MaskedNetwork(from_module(linears, network), current_masks())
     return (pruned, history) if return_history else pruned
 
 
@@ -204,9 +212,17 @@ def progressive_prune(
     "(Qureshi et al., arXiv 2606.12278)",
 )
 def progressive(
-    network: Network, sparsity: float, *, data: object = None, **options: object
-) -> Network:
+    network: Network,
+    sparsity: float,
+    *,
+    data: object = None,
+    masks: Masks | None = None,
+    **options: object,
+) -> MaskedNetwork:
     """Registry entry of :func:`progressive_prune` (options: see there)."""
-    check_options("progressive", options, OPTIONS)
-    # return_history is not among the options, so the result is a Network
-    return cast(Network, progressive_prune(network, sparsity, data, **options))  # type: ignore[arg-type]
+    check_options("pruning method 'progressive'", options, OPTIONS)
+    # return_history is not among the options, so the result is a MaskedNetwork
+    return cast(
+        MaskedNetwork,
+        progressive_prune(network, sparsity, data, masks=masks, **options),  # type: ignore[arg-type]
+    )

@@ -1,7 +1,8 @@
 """Random baselines: the same counts as magnitude / structured pruning, with random choices.
 
-``random`` zeroes ``round(p * n_weights)`` weights per layer (or over the whole network with
-``scope="global"``) chosen uniformly among the nonzero ones; ``random-structured`` removes
+``random`` masks ``round(p * n_weights)`` weights per layer (or over the whole network with
+``scope="global"``) chosen uniformly among the unmasked ones (a zero weight is not pruned: it may
+be chosen like any other); ``random-structured`` removes
 ``round(p * width)`` neurons per hidden layer (row and bias), never the output layer. Both are
 reproducible: the choice depends only on ``seed`` (``numpy.random.default_rng``), drawn afresh
 in each of the ``rounds`` rounds from one generator.
@@ -12,13 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from surrogate.network.spec import Network
+from surrogate.prune.checks import check_int, check_options
+from surrogate.prune.masks import MaskedNetwork, Masks, apply_masks
 from surrogate.prune.registry import register
-from surrogate.prune.schedule import (
-    check_int,
-    prune_neurons,
-    prune_unstructured,
-    reject_unknown_options,
-)
+from surrogate.prune.schedule import neuron_masks, unstructured_masks
 
 __all__ = ["random_structured", "random_unstructured"]
 
@@ -32,16 +30,20 @@ def random_unstructured(
     scope: str = "layer",
     rounds: int = 1,
     data: object = None,
+    masks: Masks | None = None,
     **unknown: object,
-) -> Network:
-    """Zero uniformly random nonzero weights until each layer (or the net) reaches ``sparsity``."""
-    reject_unknown_options("random", unknown, ("seed", "scope", "rounds"))
+) -> MaskedNetwork:
+    """Mask uniformly random unmasked weights until each layer (or the net) reaches
+    ``sparsity``."""
+    check_options("pruning method 'random'", unknown, ("seed", "scope", "rounds"))
     rng = np.random.default_rng(check_int("seed", seed, minimum=0))
 
     def scorer(net: Network) -> list[np.ndarray]:
         return [rng.random(lay.weight.shape) for lay in net.layers]
 
-    return prune_unstructured(network, sparsity, rounds=rounds, scope=scope, scorer=scorer)
+    return apply_masks(network, unstructured_masks(
+        network, sparsity, rounds=rounds, scope=scope, scorer=scorer, masks=masks
+    ))
 
 
 @register("random-structured", "random neurons per hidden layer: same counts as structured; seed=S")
@@ -52,13 +54,16 @@ def random_structured(
     seed: int = 0,
     rounds: int = 1,
     data: object = None,
+    masks: Masks | None = None,
     **unknown: object,
-) -> Network:
+) -> MaskedNetwork:
     """Remove ``round(sparsity * width)`` uniformly random neurons of each hidden layer."""
-    reject_unknown_options("random-structured", unknown, ("seed", "rounds"))
+    check_options("pruning method 'random-structured'", unknown, ("seed", "rounds"))
     rng = np.random.default_rng(check_int("seed", seed, minimum=0))
 
     def scorer(net: Network) -> list[np.ndarray]:
         return [rng.random(lay.n_out) for lay in net.layers[:-1]]
 
-    return prune_neurons(network, sparsity, rounds=rounds, scorer=scorer)
+    return apply_masks(
+        network, neuron_masks(network, sparsity, rounds=rounds, scorer=scorer, masks=masks)
+    )

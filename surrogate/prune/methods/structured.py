@@ -4,7 +4,7 @@ Score of neuron ``i`` of a hidden layer is ``||W[i, :]||_q`` with ``q = norm`` i
 (``torch.nn.utils.prune.ln_structured`` on dim 0). In every hidden layer of width ``m`` exactly
 ``round(p * m)`` neurons end up removed (at most ``m - 1``: a layer keeps one neuron, or the
 network would be a constant); the output layer is never pruned (removing a class row
-breaks the task). A removed neuron has its row *and* its bias zeroed: with the bias kept it would
+breaks the task). A removed neuron has its row *and* its bias masked: with the bias kept it would
 still output ``ReLU(b)`` (the paper's released code left it in). ``rounds=R`` as for magnitude.
 """
 
@@ -14,8 +14,10 @@ import numpy as np
 
 from surrogate.errors import InputError
 from surrogate.network.spec import Network
+from surrogate.prune.checks import check_options
+from surrogate.prune.masks import MaskedNetwork, Masks, apply_masks
 from surrogate.prune.registry import register
-from surrogate.prune.schedule import prune_neurons, reject_unknown_options
+from surrogate.prune.schedule import neuron_masks
 
 __all__ = ["row_norms", "structured"]
 
@@ -35,15 +37,17 @@ def structured(
     norm: int = 1,
     rounds: int = 1,
     data: object = None,
+    masks: Masks | None = None,
     **unknown: object,
-) -> Network:
+) -> MaskedNetwork:
     """Remove ``round(sparsity * width)`` neurons of each hidden layer, smallest row norm first.
 
     ``data`` is accepted and ignored (``apply`` passes it to every method).
     """
-    reject_unknown_options("structured", unknown, ("norm", "rounds"))
+    check_options("pruning method 'structured'", unknown, ("norm", "rounds"))
     if isinstance(norm, bool) or norm not in _NORMS:
         raise InputError(f"norm must be 1 or 2, got {norm!r}")
-    return prune_neurons(
-        network, sparsity, rounds=rounds, scorer=lambda net: row_norms(net, int(norm))
-    )
+    return apply_masks(network, neuron_masks(
+        network, sparsity, rounds=rounds, scorer=lambda net: row_norms(net, int(norm)),
+        masks=masks,
+    ))
