@@ -323,3 +323,20 @@ def test_handle_is_immutable_and_prints_its_stats() -> None:
     assert text.strip() == nn.summary()
     assert repr(nn) == ("NetworkEmbedding(block='nn', inputs=2, outputs=1, variables=7, binaries=1, "
                         "constraints=6)")
+
+
+def test_networks_chain_through_the_handles() -> None:
+    """One network's outputs as another's inputs: the second input set comes from the bounds
+    of the first one's output variables, and the pair computes the composition."""
+    rng = np.random.default_rng(5)
+    first, second = random_net(rng, [3, 6, 4]), random_net(rng, [4, 5, 2])
+    m = pyo.ConcreteModel()
+    a = add_network(m, first, Box(np.zeros(3), np.ones(3)), name="a")
+    b = add_network(m, second, None, input_vars=a.output, name="b")
+    m.obj = pyo.Objective(expr=b.output[1], sense=pyo.maximize)
+    for x in rng.random((3, 3)):
+        for i in range(3):
+            a.input[i].fix(float(x[i]))
+        _solve(m, "appsi")
+        assert a.get_error() < 1e-6 and b.get_error() < 1e-6
+        np.testing.assert_allclose(b.output_values, second.forward(first.forward(x)), atol=1e-6)
