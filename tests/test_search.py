@@ -1,0 +1,107 @@
+"""Search engines judged on the dense network: gradient descent and the local search over linear
+regions. The local search's optimum on tiny nets is checked against the exact MILP optimum."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from surrogate.bench.networks import random_mlp
+from surrogate.budget import Budget
+from surrogate.network.spec import DenseLayer, Network
+from surrogate.problems import MaximizationProblem, robustness_problem
+from surrogate.search import (
+    OutputObjective,
+    activation_pattern,
+    gradient_descent,
+    local_search,
+    region_lp,
+)
+from surrogate.sets import Box, l1_ball
+from surrogate.solve import run_milp
+
+
+def test_objective_covers_maximisation_and_verification() -> None:
+    net = random_mlp((3, 5, 2), seed=1)
+    y = net.forward(np.full(3, 0.5))
+    up = OutputObjective.of_output(2, 1, maximize=True)
+    assert up.value(y) == pytest.approx(-y[1]) and up.to_problem_units(up.value(y)) == y[1]
+    prob = robustness_problem(net, np.full(3, 0.5), 0.1, target="any")
+    obj = OutputObjective.of_problem(prob)
+    assert obj.value(y) == pytest.approx(prob.objective_of_outputs(y))
+
+
+def test_region_lp_is_exact_inside_a_region() -> None:
+    # inside its region the network is affine: the LP optimum, evaluated by the forward pass,
+    # gives the LP's value (up to LP tolerance), and the point keeps the pattern
+    net = random_mlp((4, 8, 8, 1), seed=3)
+    box = Box(np.zeros(4), np.ones(4))
+    obj = OutputObjective.of_output(1, 0)
+    x = box.center()
+    pattern = activation_pattern(net, x)
+    sol = region_lp(net, obj, 0, box, pattern)
+    assert sol is not None
+    assert obj.value(net.forward(sol.x)) == pytest.approx(sol.lp_value, abs=1e-7)
+    assert sol.lp_value <= obj.value(net.forward(x)) + 1e-9
+    for a, b in zip(activation_pattern(net, sol.x), pattern, strict=True):
+        # tight neurons (z = 0) may read either way; all others keep their state
+        assert np.mean(a == b) > 0.8
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_local_search_reaches_the_milp_optimum_on_small_nets(seed: int) -> None:
+    # 2 inputs, 2x6 ReLUs: the walk from the box centre ends at a local optimum across region
+    # boundaries; on nets this small that is (nearly always) the global one -- never above it
+    net = random_mlp((2, 6, 6, 1), seed=seed)
+    box = Box(np.zeros(2), np.ones(2))
+    prob = MaximizationProblem(net, box)
+    exact = run_milp(prob, time_limit_s=30, stop_on_proof=False)
+    assert exact.status == "optimal"
+    res = local_search(net, OutputObjective.of_problem(prob), box, box.center())
+    found = -res.value
+    assert found <= exact.surrogate_objective + 1e-6  # never better than the true optimum
+    assert found == pytest.approx(float(net.forward(res.x)[0]))  # judged by the forward pass
+    assert res.value <= res.start_value
+    assert found >= exact.surrogate_objective - 0.25 * abs(exact.surrogate_objective) - 1e-6
+
+
+def test_local_search_polishes_a_point_in_an_l1_ball() -> None:
+    net = random_mlp((6, 10, 10, 3), seed=5)
+    x0 = np.full(6, 0.5)
+    prob = robustness_problem(net, x0, 1.0, norm="l1", target="top2")
+    obj = OutputObjective.of_problem(prob)
+    res = local_search(net, obj, prob.input_set, x0)
+    assert prob.input_set.contains(res.x, tol=1e-7)
+    assert res.value <= res.start_value and res.regions >= 1
+
+
+def test_gradient_descent_improves_on_the_centre_and_keeps_to_the_set() -> None:
+    net = random_mlp((50, 20, 20, 1), seed=50)
+    box = Box(np.zeros(50), np.ones(50))
+    obj = OutputObjective.of_output(1, 0)
+    res = gradient_descent(net, obj, box, starts=16, steps=40, rounds=2, seed=0)
+    assert res.value < obj.value(net.forward(box.center()))
+    assert box.contains(res.x) and res.rounds == 2
+    assert res.value == pytest.approx(obj.value(net.forward(res.x)))
+    ball = l1_ball(np.full(50, 0.5), 2.0, box)
+    r2 = gradient_descent(net, obj, ball, starts=8, steps=20, rounds=1, seed=1)
+    assert ball.contains(r2.x, tol=1e-7)
+
+
+def test_engines_stop_when_the_budget_ends() -> None:
+    net = random_mlp((200, 50, 50, 1), seed=7)
+    box = Box(np.zeros(200), np.ones(200))
+    obj = OutputObjective.of_output(1, 0)
+    res = gradient_descent(net, obj, box, budget=Budget.of(0.3), seed=0)
+    assert res.time_s < 1.5
+    loc = local_search(net, obj, box, box.center(), budget=Budget.of(0.3))
+    assert loc.time_s < 2.5
+
+
+def test_a_pattern_contradicted_by_a_constant_neuron_is_an_empty_region() -> None:
+    net = Network((DenseLayer(np.array([[0.0], [1.0]]), np.array([-1.0, 0.0])),
+                   DenseLayer(np.array([[1.0, 1.0]]), np.zeros(1), "linear")))
+    box = Box(np.zeros(1), np.ones(1))
+    obj = OutputObjective.of_output(1, 0)
+    bad = (np.array([True, True]), np.array([True]))  # neuron 0 is the constant -1: never active
+    assert region_lp(net, obj, 0, box, bad) is None
