@@ -69,16 +69,13 @@ def activation_pattern(network: Network, x: np.ndarray) -> Pattern:
 
 def _affine_maps(network: Network, pattern: Pattern) -> list[tuple[np.ndarray, np.ndarray]]:
     """Pre-activations ``z_k = A_k x + c_k`` of every layer inside the region of ``pattern``."""
-    maps = []
-    A = None
-    c = None
-    for k, layer in enumerate(network.layers):
-        if A is None:
-            A, c = np.array(layer.weight), np.array(layer.bias)
-        else:
-            m = pattern[k - 1]
-            A = layer.weight[:, m] @ A[m]
-            c = layer.weight[:, m] @ c[m] + layer.bias
+    first = network.layers[0]
+    A, c = np.array(first.weight), np.array(first.bias)
+    maps = [(A, c)]
+    for k, layer in enumerate(network.layers[1:], start=1):
+        m = pattern[k - 1]
+        A = layer.weight[:, m] @ A[m]
+        c = layer.weight[:, m] @ c[m] + layer.bias
         maps.append((A, c))
     return maps
 
@@ -145,8 +142,8 @@ def region_lp(
     box = input_set.box if l1 else input_set
     col_lo = np.concatenate([box.lower, [-np.inf]])
     col_hi = np.concatenate([box.upper, [np.inf]])
-    if l1:  # a_i >= |x_i - center_i|, sum a <= eps
-        ctr = input_set.center
+    if isinstance(input_set, L1Ball):  # a_i >= |x_i - center_i|, sum a <= eps
+        ctr = np.asarray(input_set.center, dtype=np.float64)
         eye = sp.identity(n, format="csr")
         zero_s = sp.csr_matrix((n, 1))
         blocks.append(sp.hstack([-eye, zero_s, eye]))
