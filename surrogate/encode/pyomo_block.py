@@ -389,8 +389,8 @@ def add_network(
     stats = {**model.size(), **enc.stats(), "relus": network.relu_count()}
     return NetworkEmbedding(
         block=blk,
-        input=input_vars if user_in is not None else blk.inputs,
-        output=output_vars if user_out is not None else blk.outputs,
+        input=blk.inputs if user_in is None else _as_given(input_vars, user_in),
+        output=blk.outputs if user_out is None else _as_given(output_vars, user_out),
         network=network,
         input_set=the_set,
         bounds=b,
@@ -400,6 +400,11 @@ def add_network(
         _input_vars=user_in if user_in is not None else tuple(blk.inputs.values()),
         _output_vars=user_out if user_out is not None else tuple(blk.outputs.values()),
     )
+
+
+def _as_given(variables: Any, flat: tuple[Any, ...]) -> Any:
+    """The caller's variables as they passed them (a Pyomo Var, a numpy array), a list as a tuple."""
+    return variables if isinstance(variables, IndexedVar | VarData | np.ndarray) else flat
 
 
 def _write_block(
