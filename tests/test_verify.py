@@ -188,7 +188,9 @@ def test_a_hard_unsat_instance_times_out_within_the_limit(vnncomp: Path) -> None
     res = verify_instance(net, prop, time_limit_s=3.0)
     assert (res.result, res.method) == ("timeout", "none")
     assert res.counterexample_x is None and res.counterexample_y is None
-    assert 2.9 <= res.wall_s <= 8.0  # the limit is honoured (loose: shared 2-core machines)
+    # the limit is honoured: HiGHS stops a little before the deadline (a reserve for its last
+    # uncallable step), and the whole run ends within limit + max(10 %, 2 s)
+    assert 2.5 <= res.wall_s <= 3.0 + 2.0
 
 
 # ------------------------------------------------------------------ surrogate runs
