@@ -795,3 +795,13 @@ def test_write_onnx_is_whole_or_nothing(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="is a directory"):
         write_onnx(net, tmp_path / "sub")
     assert sorted(p.name for p in target.parent.iterdir()) == ["n.onnx"]  # no stray .tmp
+
+
+def test_onnx_io_facade_reexports_the_reader_writer_and_runtime() -> None:
+    from surrogate.network import onnx_io, onnx_read, onnx_runtime, onnx_write
+
+    homes = (onnx_read, onnx_write, onnx_runtime)
+    assert sorted(onnx_io.__all__) == sorted(n for m in homes for n in m.__all__)
+    for name in onnx_io.__all__:
+        home = next(m for m in homes if name in m.__all__)
+        assert getattr(onnx_io, name) is getattr(home, name)

@@ -193,7 +193,7 @@ def _write(
     report: PruneReport,
     options: dict[str, object],
 ) -> None:
-    from surrogate.network.onnx_io import write_onnx
+    from surrogate.network.onnx_write import write_onnx
 
     meta: dict[str, object] = dict(dense.metadata)
     meta.update(pruned_from=str(args.model), method=args.method, sparsity=float(args.sparsity))

@@ -85,7 +85,7 @@ def _check_hyper(args: argparse.Namespace) -> None:
 
 def _train_one(args: argparse.Namespace) -> int:
     from surrogate.data import load_digits
-    from surrogate.network.onnx_io import write_onnx
+    from surrogate.network.onnx_write import write_onnx
     from surrogate.train import train_mlp
 
     net = train_mlp(
@@ -136,7 +136,8 @@ def _rebuild(
     rec: ModelRecord, models_dir: Path, data: Dataset, *, record: bool
 ) -> tuple[float, bool]:
     """Retrain one model; write it when its accuracy matches the record (or ``record``)."""
-    from surrogate.network.onnx_io import read_onnx, write_onnx
+    from surrogate.network.onnx_read import read_onnx
+    from surrogate.network.onnx_write import write_onnx
     from surrogate.train import train_mlp
 
     net = train_mlp(

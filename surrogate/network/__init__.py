@@ -7,8 +7,12 @@ __all__ = ["Activation", "DenseLayer", "Network", "read_onnx", "write_onnx"]
 
 def __getattr__(name: str) -> object:
     # ONNX I/O is imported lazily so ``import surrogate.network`` stays light.
-    if name in ("read_onnx", "write_onnx"):
-        from surrogate.network import onnx_io
+    if name == "read_onnx":
+        from surrogate.network.onnx_read import read_onnx
 
-        return getattr(onnx_io, name)
+        return read_onnx
+    if name == "write_onnx":
+        from surrogate.network.onnx_write import write_onnx
+
+        return write_onnx
     raise AttributeError(name)
