@@ -1,10 +1,10 @@
 """VNN-LIB properties as verification problems: one :class:`VerificationProblem` per case.
 
-A :class:`~surrogate.vnnlib.parser.Property` is the unsafe set
+A :class:`~surrogate.vnnlib.spec.Property` is the unsafe set
 
 .. math::  U = \\bigcup_c \\{(x, y) : x \\in B_c,\\ \\bigvee_k C_{ck} y \\le d_{ck}\\}
 
-(:mod:`surrogate.vnnlib.parser`). A counterexample exists iff it exists for some case ``c``, and
+(:mod:`surrogate.vnnlib.spec`). A counterexample exists iff it exists for some case ``c``, and
 each case is exactly a :class:`VerificationProblem` over the box ``B_c`` whose unsafe disjuncts are
 the conjunctions ``C_ck y <= d_ck``. So a property with several input boxes (ACAS Xu property 6)
 is handled exactly by one MILP per box: ``sat`` if any case is sat, ``unsat`` only if every case is.
@@ -20,7 +20,7 @@ import numpy as np
 from surrogate.errors import InputError
 from surrogate.network.spec import Network
 from surrogate.problems.verification import Conjunction, VerificationProblem
-from surrogate.vnnlib.parser import OutputConstraint, Property
+from surrogate.vnnlib.spec import OutputConstraint, Property
 
 __all__ = ["conjunction_of", "problems_from_property"]
 

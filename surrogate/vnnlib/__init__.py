@@ -1,7 +1,7 @@
 """VNN-LIB verification properties: reading ``.vnnlib`` files and writing counterexamples.
 
-See :mod:`surrogate.vnnlib.parser` for the supported syntax and the data model, and
-:mod:`surrogate.vnnlib.counterexample` for the VNN-COMP result format.
+See :mod:`surrogate.vnnlib.spec` for the data model, :mod:`surrogate.vnnlib.parser` for the
+supported syntax, and :mod:`surrogate.vnnlib.counterexample` for the VNN-COMP result format.
 """
 
 from surrogate.vnnlib.counterexample import (
@@ -9,14 +9,8 @@ from surrogate.vnnlib.counterexample import (
     read_counterexample,
     write_counterexample,
 )
-from surrogate.vnnlib.parser import (
-    MAX_DISJUNCTS,
-    Case,
-    OutputConstraint,
-    Property,
-    parse_vnnlib,
-    read_vnnlib,
-)
+from surrogate.vnnlib.parser import MAX_DISJUNCTS, parse_vnnlib, read_vnnlib
+from surrogate.vnnlib.spec import Case, OutputConstraint, Property
 
 __all__ = [
     "MAX_DISJUNCTS",
