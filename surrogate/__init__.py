@@ -45,9 +45,9 @@ _LAZY = {
     "pruning_methods": ("surrogate.prune.registry", "available"),
     "robustness_problem": ("surrogate.problems.verification", "robustness_problem"),
     "MaximizationProblem": ("surrogate.problems.maximize", "MaximizationProblem"),
-    "run_milp": ("surrogate.solve.run", "run_milp"),
-    "compare": ("surrogate.pipeline", "compare"),
-    "verify_instance": ("surrogate.verify", "verify_instance"),
+    "run_milp": ("surrogate.app.run", "run_milp"),
+    "compare": ("surrogate.app.compare", "compare"),
+    "verify_instance": ("surrogate.app.verify", "verify_instance"),
 }
 
 __all__ = [
@@ -80,21 +80,21 @@ __all__ = [
 
 if TYPE_CHECKING:  # the real names for type checkers
     from surrogate import prune
+    from surrogate.app.compare import compare
+    from surrogate.app.run import run_milp
+    from surrogate.app.verify import verify_instance
     from surrogate.encode.pyomo_block import NetworkEmbedding, add_network
     from surrogate.network.onnx_io import read_onnx, write_onnx
     from surrogate.network.spec import DenseLayer, Network
-    from surrogate.pipeline import compare
     from surrogate.problems.maximize import MaximizationProblem
     from surrogate.problems.verification import robustness_problem
     from surrogate.prune.registry import apply as prune_network
     from surrogate.prune.registry import available as pruning_methods
     from surrogate.sets import Box, L1Ball, l1_ball, linf_ball
-    from surrogate.solve.run import run_milp
-    from surrogate.verify import verify_instance
 
 
 # subpackages reachable as attributes after a bare ``import surrogate`` (``surrogate.prune.apply``)
-_SUBPACKAGES = ("bounds", "encode", "network", "pipeline", "problems", "prune", "sets", "solve", "verify")
+_SUBPACKAGES = ("app", "bounds", "encode", "network", "problems", "prune", "search", "sets", "solve")
 
 
 def __getattr__(name: str) -> object:

@@ -243,7 +243,7 @@ def judge(case: Case, result: str, x: tuple[float, ...] | None) -> str | None:
 
 def run_case(case: Case, folder: Path, **options: object) -> tuple[str, str | None, dict]:
     """``verify_instance`` on the case's files; returns ``(answer, why wrong or None, details)``."""
-    from surrogate.verify import verify_instance
+    from surrogate.app.verify import verify_instance
 
     onnx_path, prop = write_case(case, folder)
     res = verify_instance(onnx_path, prop, **options)  # type: ignore[arg-type]

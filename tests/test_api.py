@@ -45,10 +45,10 @@ def test_every_export_resolves_and_is_the_library_object() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""  # nothing the user did not ask for: no OMLT, no torch
+    from surrogate.app.compare import compare
+    from surrogate.app.verify import verify_instance
     from surrogate.network.onnx_io import read_onnx
-    from surrogate.pipeline import compare
     from surrogate.sets import linf_ball
-    from surrogate.verify import verify_instance
 
     assert surrogate.read_onnx is read_onnx and surrogate.linf_ball is linf_ball
     assert surrogate.compare is compare and surrogate.verify_instance is verify_instance

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from surrogate.app.run import run_milp
 from surrogate.bench.networks import random_mlp
 from surrogate.bench.perf import (
     PerfConfig,
@@ -25,7 +26,6 @@ from surrogate.cli import main
 from surrogate.errors import InputError
 from surrogate.problems import MaximizationProblem, robustness_problem
 from surrogate.sets import Box
-from surrogate.solve import run_milp
 
 # Lines of a real HiGHS 1.16 MIP log (mnist_fc prop_0_0.03, stock model), trimmed.
 HIGHS_LOG = "\n".join([

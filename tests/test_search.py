@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from surrogate.app.run import run_milp
 from surrogate.bench.networks import random_mlp
 from surrogate.budget import Budget
 from surrogate.network.spec import DenseLayer, Network
@@ -18,7 +19,6 @@ from surrogate.search import (
     region_lp,
 )
 from surrogate.sets import Box, l1_ball
-from surrogate.solve import run_milp
 
 
 def test_objective_covers_maximisation_and_verification() -> None:

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from surrogate import DenseLayer, InputError, Network
+from surrogate.app.run import run_milp
 from surrogate.problems import MaximizationProblem, robustness_problem
 from surrogate.problems.attack import pgd_attack
 from surrogate.prune import apply
 from surrogate.sets import Box
-from surrogate.solve import run_milp
 from surrogate.zoo import load_model
 
 

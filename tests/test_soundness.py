@@ -31,8 +31,8 @@ from soundness_cases import (
     write_case,
 )
 
+from surrogate.app.verify import verify_instance
 from surrogate.network.onnx_io import onnxruntime_forward
-from surrogate.verify import verify_instance
 
 
 def test_the_oracle_is_exact_on_sampled_points() -> None:
@@ -153,7 +153,7 @@ def test_a_network_evaluated_far_from_zero_is_read_faithfully(tmp_path: Path) ->
 def test_a_solver_failure_is_an_unknown_answer_not_a_crash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import surrogate.solve.run as run_module
+    import surrogate.app.run as run_module
     from surrogate.errors import SolverError
 
     def broken(*args: object, **kwargs: object) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from surrogate.study import live_neurons, pruning_study, write_study
+from surrogate.app.study import live_neurons, pruning_study, write_study
 from surrogate.zoo import load_model
 
 

@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from surrogate.app.verify import VerifyResult, check_counterexample, verify_instance
 from surrogate.cli import main
 from surrogate.errors import InputError, ModelFileError, UnsupportedModelError
 from surrogate.network.onnx_io import onnxruntime_forward, read_onnx
 from surrogate.network.spec import Network
 from surrogate.problems.vnnlib_problem import problems_from_property
-from surrogate.verify import VerifyResult, check_counterexample, verify_instance
 from surrogate.vnnlib import read_counterexample, read_vnnlib
 
 MNIST_NET = "mnist_fc/onnx/mnist-net_256x2.onnx"
@@ -276,7 +276,7 @@ def test_errors_name_what_is_wrong(vnncomp: Path, tmp_path: Path) -> None:
 def test_a_network_read_differently_from_onnxruntime_is_refused(
     vnncomp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import surrogate.verify as verify_module
+    import surrogate.app.verify as verify_module
 
     def misread(path: Path) -> Network:
         net = read_onnx(path)

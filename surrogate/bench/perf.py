@@ -10,7 +10,7 @@ Two pipelines solve the same problems side by side:
   start, no attack, no early stop. Its build (Pyomo model construction), the Pyomo-to-HiGHS
   translation and the HiGHS run are timed separately. HiGHS' own log gives the time at which each
   incumbent appeared, so the time the stock pipeline needed to *reach* a value is known too.
-* **ours** -- the library's pipeline: :func:`surrogate.verify.verify_instance` for VNN-LIB
+* **ours** -- the library's pipeline: :func:`surrogate.app.verify.verify_instance` for VNN-LIB
   instances; for the digits and maximisation grids a PGD attack (or gradient ascent) first, then
   :func:`surrogate.solve.run_milp` (symbolic or LP bounds, warm start, early stops).
 
@@ -509,8 +509,8 @@ def ours_verify(
     """Our pipeline on a verification problem: PGD first (a confirmed attack answers ``sat``),
     then the MILP warm-started from the attack's best point, stopping at the first dense
     counterexample or at the proof. Returns a JSON-ready row (times in seconds)."""
+    from surrogate.app.run import run_milp
     from surrogate.problems.attack import pgd_attack
-    from surrogate.solve import run_milp
 
     t0, c0 = time.perf_counter(), time.process_time()
     warm, attack_s = None, 0.0
@@ -573,7 +573,7 @@ def ours_maximize(
 ) -> dict[str, Any]:
     """Our pipeline on a maximisation problem: gradient-ascent warm start, then the MILP.
     Trace times count from the start (ascent, bounds and build included)."""
-    from surrogate.solve import run_milp
+    from surrogate.app.run import run_milp
 
     t0, c0 = time.perf_counter(), time.process_time()
     x0 = ascent_start(problem.network, problem.input_set.box, problem.output,
@@ -874,7 +874,7 @@ def _stock_vnnlib(onnx_path: Path, vnn_path: Path, name: str, limit_s: float) ->
 def mnist_fc_suite(cfg: PerfConfig) -> dict[str, Any]:
     """VNN-COMP 2022 mnist_fc 256x2 (30 properties): ``verify_instance`` against the stock model
     of each case (one per property), same time limit (default 120 s, the competition's)."""
-    from surrogate.verify import verify_instance
+    from surrogate.app.verify import verify_instance
 
     root = Path(cfg.vnncomp_dir) / "mnist_fc"
     csv = root / "instances_2022.csv"
@@ -1118,7 +1118,7 @@ def presets_suite(cfg: PerfConfig) -> dict[str, Any]:
 
 def _preset_run(prob: Any, limit_s: float, key: str, warm: np.ndarray,
                 cfg: PerfConfig) -> dict[str, Any]:
-    from surrogate.solve import run_milp
+    from surrogate.app.run import run_milp
 
     fresh_highs_scheduler()
     t0 = time.perf_counter()

@@ -130,8 +130,8 @@ def read_record(path: str | Path) -> list[RecordEntry]:
 
 def check_sat(entry: RecordEntry, vnncomp: Path) -> bool:
     """Does the entry's point still meet the property on float64 and onnxruntime, in some case?"""
+    from surrogate.app.verify import check_counterexample
     from surrogate.network.onnx_io import read_onnx
-    from surrogate.verify import check_counterexample
     from surrogate.vnnlib.parser import read_vnnlib
 
     if entry.x is None:
@@ -154,7 +154,7 @@ def check_record(
 ) -> CheckReport:
     """Re-validate every ``sat`` point; with ``rerun``, verify the (selected) instances again with
     their recorded limit and report flips and lost answers (see the module docstring)."""
-    from surrogate.verify import verify_instance
+    from surrogate.app.verify import verify_instance
 
     root = Path(vnncomp)
     report = CheckReport()

@@ -39,7 +39,7 @@ methods: its MILP does not depend on the pruning method. Format::
     seed = 0
 
 An **instances.csv** (VNN-COMP layout) has rows ``onnx,vnnlib,timeout_s`` with paths relative to
-the csv's folder; each row is one instance for :func:`surrogate.verify.verify_instance`.
+the csv's folder; each row is one instance for :func:`surrogate.app.verify.verify_instance`.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """Running one task (in a worker process or a Ray task): :func:`execute` never raises.
 
-A sweep task builds its problem on the dense network, prunes (when ``sparsity > 0``) and calls
-:func:`surrogate.solve.run.run_milp` with the problem's warm start (``x0`` for robustness, the
-box centre for maximisation); every incumbent is judged on the dense network. An instances task
-calls :func:`surrogate.verify.verify_instance`. Any exception becomes an outcome with status
-``"error"`` and the message (``Type: message``), so a campaign never loses a task to a crash of
-its code and never shows a traceback.
+A sweep task builds its problem on the dense network (:mod:`surrogate.app.problems`), prunes
+(when ``sparsity > 0``, :func:`surrogate.app.run.make_surrogate`) and runs it
+(:func:`surrogate.app.run.run_problem`) with the problem's warm start (``x0`` for robustness,
+the box centre for maximisation); every incumbent is judged on the dense network. An instances
+task calls :func:`surrogate.app.verify.verify_instance`. The worker adds nothing of its own to
+these use cases: what a campaign measures is what the library ships. Any exception becomes an
+outcome with status ``"error"`` and the message (``Type: message``), so a campaign never loses a
+task to a crash of its code and never shows a traceback.
 
 Within one worker process, networks, the digits data and pruned surrogates are cached; a cached
 surrogate reports the pruning time measured when it was first built, so every run's times still
@@ -26,7 +28,6 @@ from typing import Any
 import numpy as np
 
 from surrogate.bench.tasks import Task
-from surrogate.errors import InputError
 
 __all__ = ["Outcome", "build_problem", "error_outcome", "execute", "outcome_of_record"]
 
@@ -94,13 +95,6 @@ def _json_default(v: Any) -> Any:
 
 
 # ------------------------------------------------------------------------------------ sweeps
-@lru_cache(maxsize=1)
-def _digits() -> Any:
-    from surrogate.data import load_digits
-
-    return load_digits()
-
-
 def _network(name: str) -> Any:
     from surrogate.bench.networks import resolve_network
 
@@ -109,82 +103,51 @@ def _network(name: str) -> Any:
 
 def build_problem(task: Task) -> tuple[Any, np.ndarray]:
     """The task's problem on the dense network, and its warm start."""
-    from surrogate.problems import MaximizationProblem, robustness_problem
-    from surrogate.sets import Box
+    from surrogate.app.problems import box_maximization, digits_robustness
 
     net = _network(task.network)
     prob, inst = task.params["problem"], task.params["instance"]
     if prob["kind"] == "robustness":
-        data = _digits()
-        image = int(inst["image"])
-        if net.n_inputs != data.n_features:
-            raise InputError(
-                f"{task.network} takes {net.n_inputs} inputs; digits images have "
-                f"{data.n_features} (robustness sweeps need 64-input networks)"
-            )
-        if not 0 <= image < len(data.y_test):
-            raise InputError(
-                f"image {image} out of range: the digits test split has {len(data.y_test)} images"
-            )
-        rob = robustness_problem(
-            net, data.x_test[image], float(inst["eps"]), norm=prob["norm"], target=prob["target"]
-        )
+        rob = digits_robustness(net, int(inst["image"]), float(inst["eps"]), norm=prob["norm"],
+                                target=prob["target"])
         return rob, np.asarray(rob.x0)
-    box = Box(np.full(net.n_inputs, prob["lower"]), np.full(net.n_inputs, prob["upper"]))
-    problem = MaximizationProblem(
-        net, box, output=int(inst["output"]), maximize=not prob["minimize"]
-    )
-    return problem, box.center()
+    problem = box_maximization(net, int(inst["output"]), lower=prob["lower"],
+                               upper=prob["upper"], minimize=prob["minimize"])
+    return problem, np.asarray(problem.input_set.lower + problem.input_set.upper) / 2.0
 
 
 @lru_cache(maxsize=16)
-def _pruned(
-    network: str, method: str, sparsity: float, options_json: str, data: str | None
-) -> tuple[Any, float, dict[str, Any]]:
-    """The pruned surrogate, the time pruning took and a summary of the pruning report."""
-    from surrogate.prune import apply
+def _pruned(network: str, method: str, sparsity: float, options_json: str,
+            data: str | None) -> Any:
+    """The pruned surrogate (cached per worker: a cached one keeps the pruning time measured
+    when it was built, so every run's times still include its pruning)."""
+    from surrogate.app.problems import digits
+    from surrogate.app.run import make_surrogate
 
-    net = _network(network)
     kw: dict[str, Any] = json.loads(options_json)
     if data == "digits":
-        d = _digits()
+        d = digits()
         kw["data"] = (d.x_train, d.y_train)
-    t0 = time.perf_counter()
-    res = apply(net, method, sparsity, **kw)
-    prune_s = time.perf_counter() - t0
-    rep = res.report
-    info = {
-        "method": method,
-        "target_sparsity": sparsity,
-        "achieved_sparsity": rep.sparsity,
-        "neurons_removed": rep.neurons_removed,
-        "accuracy_before": rep.accuracy_before,
-        "accuracy_after": rep.accuracy_after,
-        "time_s": prune_s,
-    }
-    return res.network, prune_s, info
+    return make_surrogate(_network(network), method, sparsity, **kw)
 
 
 def _run_sweep(task: Task) -> dict[str, Any]:
-    from surrogate.solve.run import run_milp
+    from surrogate.app.run import run_problem
 
     problem, warm = build_problem(task)
-    surrogate, prune_s = None, 0.0
-    prune_info: dict[str, Any] = {}
+    surrogate = None
     if task.sparsity > 0:
-        surrogate, prune_s, prune_info = _pruned(
+        surrogate = _pruned(
             task.network,
             task.method,
             float(task.sparsity),
             json.dumps(task.params.get("prune_options", {}), sort_keys=True),
             task.params.get("prune_data"),
         )
-    run = run_milp(
+    run = run_problem(
         problem,
         surrogate,
         label=task.config,
-        sparsity=task.sparsity,
-        prune_s=prune_s,
         time_limit_s=task.time_limit_s,
         bounds=task.params.get("bounds", "symbolic"),
         warm_start=warm,
@@ -192,14 +155,14 @@ def _run_sweep(task: Task) -> dict[str, Any]:
         seed=task.seed,
     )
     record = run.to_dict()
-    record["prune"] = prune_info
+    record["prune"] = {} if surrogate is None else surrogate.info
     record["label_class"] = getattr(problem, "label", None)
     record["maximize"] = bool(problem.maximize)
     return record
 
 
 def _run_instance(task: Task) -> dict[str, Any]:
-    from surrogate.verify import verify_instance
+    from surrogate.app.verify import verify_instance
 
     res = verify_instance(
         task.params["onnx"],
@@ -207,7 +170,7 @@ def _run_instance(task: Task) -> dict[str, Any]:
         time_limit_s=task.time_limit_s,
         prune_method=None if task.sparsity == 0 else task.method,
         sparsity=task.sparsity,
-        bounds=task.params.get("bounds", "symbolic"),
+        bounds=task.params["bounds"],
         seed=task.seed,
     )
     record = res.to_dict()

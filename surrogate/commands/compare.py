@@ -151,7 +151,7 @@ def _problem(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from surrogate.pipeline import compare, format_table
+    from surrogate.app.compare import compare, format_table
 
     _check_arguments(args)
     net, problem, where = _problem(args)

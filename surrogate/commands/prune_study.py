@@ -22,8 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from surrogate.app.study import DEFAULT_METHODS, pruning_study, write_study
     from surrogate.prune import available
-    from surrogate.study import DEFAULT_METHODS, pruning_study, write_study
     from surrogate.zoo import model_path
 
     for p in args.sparsities:

@@ -105,7 +105,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from surrogate._highs import new_highs
-    from surrogate.verify import verify_instance
+    from surrogate.app.verify import verify_instance
     from surrogate.vnnlib.counterexample import format_counterexample
 
     _check_arguments(args)

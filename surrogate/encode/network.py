@@ -32,7 +32,14 @@ from surrogate.encode.matrix import MatrixBuilder
 from surrogate.errors import InputError
 from surrogate.network.spec import Network
 
-__all__ = ["NetworkEncoding", "encode_network", "needed_neurons", "resolve_bounds"]
+__all__ = [
+    "NetworkEncoding",
+    "NetworkRows",
+    "encode_network",
+    "encode_over",
+    "needed_neurons",
+    "resolve_bounds",
+]
 
 
 def resolve_bounds(
@@ -216,3 +223,33 @@ def encode_network(
         binary_cols=tuple(bin_all),
         layer_stats=tuple(stats_all),
     )
+
+
+@dataclass(frozen=True)
+class NetworkRows:
+    """A network encoded over an input set, ready for an objective (:func:`encode_over`)."""
+
+    builder: MatrixBuilder
+    inputs: Any  # surrogate.encode.inputs.InputColumns
+    encoding: NetworkEncoding
+    bounds: Any  # surrogate.bounds.Bounds
+    out_lower: np.ndarray  # bounds of the network's outputs (post-activation)
+    out_upper: np.ndarray
+
+
+def encode_over(network: Network, input_set: Any, bounds: Any) -> NetworkRows:
+    """The one build chain of every MILP of the project: the input set's columns and rows, then
+    the pruning-aware encoding of ``network`` under ``bounds`` (a :class:`~surrogate.bounds.Bounds`
+    already computed), and the bounds of the outputs (clipped at 0 after an output ReLU). Callers
+    add an objective (:func:`surrogate.app.build.build_milp`) or write the rows into a Pyomo block
+    (:func:`surrogate.encode.add_network`)."""
+    from surrogate.encode.inputs import add_input_set
+
+    builder = MatrixBuilder()
+    cols = add_input_set(builder, input_set)
+    enc = encode_network(builder, network, cols.x, bounds.lower, bounds.upper)
+    out_lo = np.asarray(bounds.lower[-1], dtype=np.float64)
+    out_hi = np.asarray(bounds.upper[-1], dtype=np.float64)
+    if network.layers[-1].activation == "relu":
+        out_lo, out_hi = np.maximum(out_lo, 0.0), np.maximum(out_hi, 0.0)
+    return NetworkRows(builder, cols, enc, bounds, out_lo, out_hi)

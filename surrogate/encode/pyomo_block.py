@@ -43,9 +43,8 @@ from pyomo.core.base.block import BlockData
 from pyomo.core.base.var import IndexedVar, VarData
 from pyomo.core.expr.numeric_expr import LinearExpression
 
-from surrogate.encode.inputs import add_input_set
-from surrogate.encode.matrix import MatrixBuilder, MatrixModel
-from surrogate.encode.network import encode_network, resolve_bounds
+from surrogate.encode.matrix import MatrixModel
+from surrogate.encode.network import encode_over, resolve_bounds
 from surrogate.errors import InputError
 from surrogate.network.spec import Network
 from surrogate.sets import Box, InputSet, L1Ball
@@ -373,10 +372,9 @@ def add_network(
 
     t0 = time.perf_counter()
     with _gc_paused():
-        builder = MatrixBuilder()
-        cols = add_input_set(builder, the_set)
-        enc = encode_network(builder, network, cols.x, b.lower, b.upper)
-        model = builder.build()
+        rows = encode_over(network, the_set, b)
+        cols, enc = rows.inputs, rows.encoding
+        model = rows.builder.build()
         blk = pyo.Block(concrete=True)
         parent.add_component(name, blk)
         try:

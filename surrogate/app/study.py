@@ -17,12 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from surrogate.data import Dataset, load_digits
-from surrogate.encode.inputs import add_input_set
-from surrogate.encode.matrix import MatrixBuilder
-from surrogate.encode.network import encode_network
+from surrogate.app.build import build_milp
+from surrogate.app.problems import digits, digits_robustness
+from surrogate.data import Dataset
 from surrogate.network.spec import Network
-from surrogate.problems.verification import robustness_problem
 from surrogate.prune import apply, available
 
 __all__ = ["DEFAULT_METHODS", "live_neurons", "milp_size", "pruning_study", "write_study"]
@@ -35,16 +33,11 @@ DATA_METHODS = {"progressive", "bandit", "consensus"}
 
 
 def milp_size(network: Network, problem: Any) -> dict[str, int]:
-    """Size of the verification MILP of ``network`` over ``problem.input_set``."""
-    from surrogate.bounds import compute_bounds
-
-    b = compute_bounds(network, problem.input_set, method="symbolic")
-    builder = MatrixBuilder()
-    cols = add_input_set(builder, problem.input_set)
-    enc = encode_network(builder, network, cols.x, b.lower, b.upper)
-    problem.add_objective(builder, enc.output_cols, b.lower[-1], b.upper[-1])
-    size = builder.build().size()
-    size["unstable"] = enc.stats()["unstable"]
+    """Size of the verification MILP of ``network`` over ``problem.input_set`` (symbolic
+    bounds), as every run builds it (:func:`surrogate.app.build.build_milp`)."""
+    built = build_milp(problem, network, "symbolic")
+    size = built.size()
+    size["unstable"] = built.neurons()["unstable"]
     return size
 
 
@@ -76,7 +69,7 @@ def pruning_study(
 ) -> list[dict[str, Any]]:
     from surrogate.zoo import load_model
 
-    data = load_digits()
+    data = digits()
     unknown = [m for m in methods if m not in available()]
     if unknown:
         from surrogate.errors import InputError
@@ -85,7 +78,7 @@ def pruning_study(
     rows = []
     for name in models:
         dense = load_model(name)
-        problem = robustness_problem(dense, data.x_test[image], eps, norm="l1")
+        problem = digits_robustness(dense, image, eps, norm="l1")
         rows.append(_row(name, "dense", 0.0, dense, data, problem, 0.0))
         t0 = time.perf_counter()
         exact = apply(dense, "exact", 0.0, input_set=problem.input_set).network
@@ -121,8 +114,9 @@ def write_study(rows: list[dict[str, Any]], out_dir: Path) -> Path:
         w.writeheader()
         w.writerows(rows)
     lines = ["# Pruning study: accuracy and MILP size against sparsity", "",
-             "Made by `surrogate prune-study` (see `surrogate/study.py` for the protocol). MILP: L1 budget 5 "
-             "around digits test image 0, top-2 target, symbolic bounds; `binaries` = unstable ReLUs.", ""]
+             "Made by `surrogate prune-study` (see `surrogate/app/study.py` for the protocol). "
+             "MILP: L1 budget 5 around digits test image 0, top-2 target, symbolic bounds; "
+             "`binaries` = unstable ReLUs.", ""]
     models = list(dict.fromkeys(r["model"] for r in rows))
     for model in models:
         mrows = [r for r in rows if r["model"] == model]

@@ -13,7 +13,7 @@ Flow (the whole instance shares one wall-clock budget ``time_limit_s``, reading 
    more rounds with new seeds (at most :data:`ATTACK_ROUNDS`) while the attack has used less than
    :data:`ATTACK_SHARE` of the time. An attack point that passes the checks below settles ``sat``
    at once;
-4. otherwise, case by case, a MILP (:func:`~surrogate.solve.run.run_milp`) warm-started from the
+4. otherwise, case by case, a MILP (:func:`~surrogate.app.run.run_milp`) warm-started from the
    attack's best point, with an equal share of the remaining time (time a case leaves unused
    goes to the cases after it). With a surrogate, the surrogate's MILP runs first; when it ends
    without a counterexample and ``fallback_dense`` is true, the dense MILP gets the rest of the
@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from surrogate.app.run import RunResult, make_surrogate, run_milp
 from surrogate.bounds import LP_SHARE, Bounds, compute_bounds
 from surrogate.bounds import METHODS as BOUNDS_METHODS
 from surrogate.errors import InputError, UnsupportedModelError
@@ -66,7 +67,6 @@ from surrogate.problems.verification import VerificationProblem
 from surrogate.problems.vnnlib_problem import problems_from_property
 from surrogate.prune.checks import check_sparsity
 from surrogate.sets import Box
-from surrogate.solve.run import RunResult, run_milp
 from surrogate.vnnlib.parser import Case, read_vnnlib
 
 __all__ = [
@@ -518,10 +518,8 @@ def _reason(details: dict) -> str:
 
 def _prune(inst: _Instance, method: str, sparsity: float, details: dict) -> Network:
     """The surrogate: ``network`` pruned once by ``method`` (shared by every case)."""
-    from surrogate.prune.registry import apply
-
-    pruned = apply(inst.network, method, sparsity)
-    details["prune"] = asdict(pruned.report)
-    inst.say(f"pruned with {method}: sparsity {pruned.report.sparsity:.1%} "
-             f"in {pruned.report.time_s:.2f} s")
-    return pruned.network
+    surrogate = make_surrogate(inst.network, method, sparsity)
+    details["prune"] = surrogate.info
+    inst.say(f"pruned with {method}: sparsity {surrogate.info['sparsity']:.1%} "
+             f"in {surrogate.prune_s:.2f} s")
+    return surrogate.network

@@ -1,20 +1,20 @@
 """Dense against pruned: run one problem on the dense network and on pruned surrogates.
 
 Every variant gets the same time limit, bounds method and warm start; pruning time is counted in
-the surrogate's times. The surrogate's incumbents are judged on the dense network (see
-:func:`surrogate.solve.run_milp`).
+the surrogate's times and budget. The surrogate's incumbents are judged on the dense network (see
+:func:`surrogate.app.run.run_milp`).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from surrogate.app.run import RunResult, make_surrogate, run_problem
 from surrogate.problems.base import Problem
-from surrogate.solve.run import RunResult, run_milp
+from surrogate.prune.checks import check_sparsity
 
 __all__ = ["compare", "format_table", "variant_label"]
 
@@ -41,8 +41,6 @@ def compare(
 
     ``confirm(x)``: an extra check of every dense counterexample (e.g. onnxruntime on the original
     file), on top of the float64 forward pass."""
-    from surrogate.prune import apply, check_sparsity
-
     for p in sparsities:
         check_sparsity(p, name="sparsities")
     results = []
@@ -51,17 +49,12 @@ def compare(
         label = variant_label(method, p)
         if progress:
             progress(f"[{i + 1}/{len(levels)}] {label}: solving (limit {time_limit_s:g} s)")
-        surrogate, prune_s = None, 0.0
-        if p > 0:
-            t0 = time.perf_counter()
-            surrogate = apply(problem.network, method, p, **(prune_options or {})).network
-            prune_s = time.perf_counter() - t0
-        r = run_milp(
+        surrogate = (make_surrogate(problem.network, method, p, **(prune_options or {}))
+                     if p > 0 else None)
+        r = run_problem(
             problem,
             surrogate,
             label=label,
-            sparsity=p,
-            prune_s=prune_s,
             time_limit_s=time_limit_s,
             bounds=bounds,
             warm_start=warm_start,

@@ -35,11 +35,9 @@ from typing import Any
 
 import numpy as np
 
+from surrogate.app.build import build_milp
 from surrogate.bounds import LP_SHARE
 from surrogate.budget import Budget
-from surrogate.encode.inputs import add_input_set
-from surrogate.encode.matrix import MatrixBuilder
-from surrogate.encode.network import encode_network, resolve_bounds
 from surrogate.errors import InputError, SolverError
 from surrogate.network.spec import Network
 from surrogate.problems.base import Problem
@@ -170,23 +168,9 @@ def run_milp(
             "incumbent above the cutoff can still be a dense counterexample)"
         )
     budget = Budget.since(t_run, time_limit_s, what="time_limit_s")
-    t0 = time.perf_counter()
-    b = resolve_bounds(net, problem.input_set, bounds,
-                       time_budget_s=LP_SHARE * budget.remaining())
-    bounds_s = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    builder = MatrixBuilder()
-    cols = add_input_set(builder, problem.input_set)
-    enc = encode_network(builder, net, cols.x, b.lower, b.upper)
-    out_cols = enc.output_cols
-    out_lo = np.asarray(b.lower[-1], dtype=np.float64)
-    out_hi = np.asarray(b.upper[-1], dtype=np.float64)
-    if net.layers[-1].activation == "relu":
-        out_lo, out_hi = np.maximum(out_lo, 0.0), np.maximum(out_hi, 0.0)
-    handle = problem.add_objective(builder, out_cols, out_lo, out_hi)
-    model = builder.build()
-    build_s = time.perf_counter() - t0
+    built = build_milp(problem, net, bounds, lp_budget_s=LP_SHARE * budget.remaining())
+    model, cols, b = built.model, built.inputs, built.bounds
+    bounds_s, build_s = built.bounds_s, built.build_s
     proving = prove and is_dense and problem.kind == "verification" and not problem.maximize
     pm = proof_margin(model) if proving else None
     can_prove = pm is not None and pm.trusted
@@ -201,11 +185,7 @@ def run_milp(
             raise InputError(f"warm_start must be an input point, 'auto' or None, got {warm_start!r}")
         warm_start = default_point(problem)
     if warm_start is not None:
-        x_ws = _into_set(problem, np.asarray(warm_start, dtype=np.float64))
-        ws = np.zeros(model.n_cols)
-        cols.fill(x_ws, ws)
-        enc.fill(net, x_ws, ws)
-        problem.fill_objective(handle, net.forward(x_ws), ws)
+        ws = built.warm_start(problem, _into_set(problem, np.asarray(warm_start, dtype=np.float64)))
 
     trace: list[TraceEntry] = []
     state: dict[str, Any] = {"success": None, "best": None, "proved": None}
@@ -290,8 +270,7 @@ def run_milp(
         bound = min(bound, margin)
     best = state["best"]
     succ = state["success"]
-    neurons = dict(enc.stats())
-    neurons["relus"] = net.relu_count()
+    neurons = built.neurons()
     return RunResult(
         label=label,
         problem=getattr(problem, "describe", lambda: problem.kind)(),
@@ -325,3 +304,39 @@ def run_milp(
         margin=margin if pm is not None else None,
         note=note,
     )
+
+
+# ----------------------------------------------------------------------------- surrogates
+@dataclass(frozen=True)
+class Surrogate:
+    """A pruned network made for a run: how long pruning took is part of the run's time."""
+
+    network: Network
+    method: str
+    sparsity: float
+    prune_s: float
+    info: dict[str, Any]  # the pruning report (PruneReport's fields, achieved_sparsity, time_s)
+
+
+def make_surrogate(
+    network: Network, method: str, sparsity: float, **options: Any
+) -> Surrogate:
+    """Prune ``network`` with ``method`` to ``sparsity`` (options as the method takes them, e.g.
+    ``data=(x, y)``), timed."""
+    from surrogate.prune import apply
+
+    t0 = time.perf_counter()
+    res = apply(network, method, sparsity, **options)
+    prune_s = time.perf_counter() - t0
+    info = {**asdict(res.report), "achieved_sparsity": res.report.sparsity, "time_s": prune_s}
+    return Surrogate(res.network, method, float(sparsity), prune_s, info)
+
+
+def run_problem(problem: Problem, surrogate: Surrogate | None = None, **options: Any) -> RunResult:
+    """One run of ``problem``: on the dense network, or on ``surrogate`` (its pruning time counted
+    in the run's times and budget); ``options`` as :func:`run_milp` takes them."""
+    if surrogate is None:
+        return run_milp(problem, **options)
+    options.setdefault("label", f"{surrogate.method}@{surrogate.sparsity:g}")
+    return run_milp(problem, surrogate.network, sparsity=surrogate.sparsity,
+                    prune_s=surrogate.prune_s, **options)
