@@ -254,7 +254,7 @@ def test_lp_equals_an_independent_triangle_lp() -> None:
     net = random_net([5, 20, 12, 2], seed=10)
     s = random_box(5, 10)
     sym = symbolic_bounds(net, s)
-    lp = lp_bounds(net, s, time_budget_s=None)
+    lp = lp_bounds(net, s, time_limit_s=None)
     unstable = np.flatnonzero(sym.unstable(1))
     assert unstable.size >= 5
     improved = 0
@@ -298,12 +298,12 @@ def test_time_budget_zero_keeps_symbolic_bounds() -> None:
     net = random_net([5, 14, 9, 2], seed=11)
     s = random_box(5, 11)
     sym = symbolic_bounds(net, s)
-    lp0 = lp_bounds(net, s, time_budget_s=0.0)
+    lp0 = lp_bounds(net, s, time_limit_s=0.0)
     for k in range(3):
         np.testing.assert_array_equal(lp0.lower[k], sym.lower[k])
         np.testing.assert_array_equal(lp0.upper[k], sym.upper[k])
-    again = lp_bounds(net, s, time_budget_s=None, initial=lp_bounds(net, s, time_budget_s=None))
-    full = lp_bounds(net, s, time_budget_s=None)
+    again = lp_bounds(net, s, time_limit_s=None, initial=lp_bounds(net, s, time_limit_s=None))
+    full = lp_bounds(net, s, time_limit_s=None)
     assert np.all(again.upper[1] <= full.upper[1] + 1e-12)
 
 
@@ -311,7 +311,7 @@ def test_lp_time_budget_is_respected_and_bounds_stay_sound() -> None:
     net = random_net([10, 60, 60, 60, 60, 3], seed=21)
     s = random_box(10, 21)
     sym = symbolic_bounds(net, s)
-    quick = lp_bounds(net, s, time_budget_s=0.05, initial=sym)
+    quick = lp_bounds(net, s, time_limit_s=0.05, initial=sym)
     assert quick.time_s < 1.0  # 0.05 s of LPs plus one symbolic refresh per layer
     pre = net.pre_activations(points_of(s, seed=3, n=400))
     for k, z in enumerate(pre):
@@ -418,8 +418,8 @@ def test_errors_name_the_problem() -> None:
         interval_bounds(net, np.zeros(4))  # type: ignore[arg-type]
     with pytest.raises(InputError, match="unknown bounds method 'milp'"):
         compute_bounds(net, random_box(4, 0), "milp")
-    with pytest.raises(InputError, match="time_budget_s must be a number >= 0"):
-        lp_bounds(net, random_box(4, 0), time_budget_s=-1.0)
+    with pytest.raises(InputError, match="time_limit_s must be a number >= 0"):
+        lp_bounds(net, random_box(4, 0), time_limit_s=-1.0)
     other = interval_bounds(random_net([4, 7, 2], seed=0), random_box(4, 0))
     with pytest.raises(InputError, match=r"bounds have layer sizes \[7, 2\] but the network has"):
         lp_bounds(net, random_box(4, 0), initial=other)
@@ -456,7 +456,7 @@ def test_mnist_bounds_sound_nested_and_fast(mnist, kind: str) -> None:
     s: Box | L1Ball = box if kind == "linf" else L1Ball(
         box.center(), 2.0, Box(np.zeros(784), np.ones(784))
     )
-    bounds = {m: compute_bounds(net, s, m, time_budget_s=20.0 if m == "lp" else None)
+    bounds = {m: compute_bounds(net, s, m, time_limit_s=20.0 if m == "lp" else None)
               for m in METHODS}
     pre = net.pre_activations(points_of(s, seed=2))
     for m, b in bounds.items():

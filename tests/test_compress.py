@@ -228,7 +228,7 @@ def test_mnist_compression_is_exact_on_linf_and_l1(mnist) -> None:
     net, box = mnist
     ball = L1Ball(box.center(), 2.0, Box(np.zeros(784), np.ones(784)))
     for s in (box, ball):
-        bounds = compute_bounds(net, s, "lp", time_budget_s=20.0)
+        bounds = compute_bounds(net, s, "lp", time_limit_s=20.0)
         small = compress_exact(net, s, bounds=bounds)
         assert_same_on(net, small, s)
         assert small.relu_count() <= bounds.counts(net)["unstable"] + bounds.counts(net)["active"]

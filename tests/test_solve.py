@@ -8,6 +8,7 @@ import pytest
 
 from surrogate import DenseLayer, InputError, Network
 from surrogate.app.run import run_milp
+from surrogate.budget import Budget
 from surrogate.problems import MaximizationProblem, robustness_problem
 from surrogate.problems.attack import pgd_attack
 from surrogate.prune import apply
@@ -130,7 +131,7 @@ def test_attack_respects_its_deadline(digits) -> None:
     net = load_model("digits-2x32")
     prob = robustness_problem(net, digits.x_test[0], 0.001, norm="linf", target="any")
     t0 = time.perf_counter()
-    res = pgd_attack(prob, steps=100000, deadline_s=0.2)
+    res = pgd_attack(prob, steps=100000, budget=Budget.of(0.2))
     # the MILP proves this case robust (test_shipped_model_robust_at_tiny_eps...): no attack can win
     assert not res.success
     assert time.perf_counter() - t0 < 5.0

@@ -63,7 +63,7 @@ def build_milp(
     ``bounds``: a method name (``"interval"``, ``"symbolic"``, ``"lp"``) or a computed
     :class:`~surrogate.bounds.Bounds`; ``lp_budget_s`` caps the LP phase of ``"lp"``."""
     t0 = time.perf_counter()
-    b = resolve_bounds(network, problem.input_set, bounds, time_budget_s=lp_budget_s)
+    b = resolve_bounds(network, problem.input_set, bounds, time_limit_s=lp_budget_s)
     bounds_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     rows = encode_over(network, problem.input_set, b)

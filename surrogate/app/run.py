@@ -224,7 +224,7 @@ def run_milp(
         res = solve_matrix(
             model,
             time_limit_s=max(budget.remaining(), MIN_SOLVE_S),
-            deadline=budget.deadline,
+            budget=budget,
             on_incumbent=on_incumbent,
             stop_when=stop_when,
             warm_start=ws,

@@ -59,6 +59,7 @@ from threadpoolctl import threadpool_limits
 from surrogate.app.run import RunResult, make_surrogate, run_milp
 from surrogate.bounds import LP_SHARE, Bounds, compute_bounds
 from surrogate.bounds import METHODS as BOUNDS_METHODS
+from surrogate.budget import Budget
 from surrogate.errors import InputError, UnsupportedModelError
 from surrogate.network.onnx_io import onnxruntime_forward, read_onnx
 from surrogate.network.spec import Network
@@ -242,13 +243,13 @@ class _Instance:
     network: Network
     cases: tuple[Case, ...]
     problems: list[VerificationProblem]
-    deadline: float
+    budget: Budget  # the whole instance's
     bounds: str
     seed: int
     progress: Progress | None
 
     def remaining(self) -> float:
-        return self.deadline - time.perf_counter()
+        return self.budget.remaining()
 
     def say(self, message: str) -> None:
         if self.progress is not None:
@@ -256,15 +257,15 @@ class _Instance:
 
 
 def _attack_once(
-    inst: _Instance, k: int, seed: int, record: dict, end: float
+    inst: _Instance, k: int, seed: int, record: dict, budget: Budget
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """One PGD run on every unsafe conjunction of case ``k`` (batched, see
-    :func:`~surrogate.problems.attack.pgd_attack`), stopping by ``end``; returns the checked
+    :func:`~surrogate.problems.attack.pgd_attack`), within ``budget``; returns the checked
     ``(x, y_ort)`` or None. ``record["attack"]`` accumulates the attempts, ``record["_best"]``
     keeps the best dense point (the MILP's warm start)."""
     t0 = time.perf_counter()
     problem = inst.problems[k]
-    res = pgd_attack(problem, seed=seed, deadline_s=max(end - t0, 0.0))
+    res = pgd_attack(problem, seed=seed, budget=budget)
     ok, xc, y_ort = check_counterexample(inst.onnx_path, inst.network, inst.cases[k], res.x)
     objective = problem.objective_of_outputs(inst.network.forward(xc))
     if "_best" not in record or objective < record["_best"][0]:
@@ -279,28 +280,28 @@ def _attack_once(
 
 
 def _attack_all(
-    inst: _Instance, records: list[dict], attack_end: float
+    inst: _Instance, records: list[dict], extra: Budget
 ) -> tuple[int, np.ndarray, np.ndarray] | None:
     """PGD rounds over every case (all its conjunctions at once), a new seed each round: the
-    first round whole (within the instance's time), more rounds (up to :data:`ATTACK_ROUNDS`)
-    until ``attack_end``. Returns ``(case, x, y_ort)`` of the first checked counterexample, or
+    first round whole (within the instance's budget), more rounds (up to :data:`ATTACK_ROUNDS`)
+    within ``extra``. Returns ``(case, x, y_ort)`` of the first checked counterexample, or
     None."""
     for rnd in range(ATTACK_ROUNDS):
         for k in range(len(inst.problems)):
-            end = inst.deadline if rnd == 0 else attack_end
-            if time.perf_counter() >= end:
+            budget = inst.budget if rnd == 0 else extra
+            if budget.expired():
                 return None
-            hit = _attack_once(inst, k, inst.seed + rnd, records[k], end)
+            hit = _attack_once(inst, k, inst.seed + rnd, records[k], budget)
             if hit is not None:
                 return (k, *hit)
     return None
 
 
-def _bounds_for(inst: _Instance, net: Network, k: int, budget_s: float) -> tuple[Bounds, dict]:
+def _bounds_for(inst: _Instance, net: Network, k: int, budget: Budget) -> tuple[Bounds, dict]:
     t0 = time.perf_counter()
     b = compute_bounds(
         net, inst.problems[k].input_set, inst.bounds,
-        time_budget_s=LP_BOUNDS_SHARE * max(budget_s, 0.0),
+        time_limit_s=LP_BOUNDS_SHARE * budget.remaining(),
     )
     info: dict[str, Any] = {"method": b.method, "time_s": time.perf_counter() - t0}
     counts = b.counts(net)
@@ -309,14 +310,14 @@ def _bounds_for(inst: _Instance, net: Network, k: int, budget_s: float) -> tuple
 
 
 def _milp(
-    inst: _Instance, k: int, net: Network | None, budget_end: float, warm: np.ndarray | None,
+    inst: _Instance, k: int, net: Network | None, budget: Budget, warm: np.ndarray | None,
     label: str, sparsity: float, prove: bool = True,
 ) -> tuple[RunResult, dict] | None:
-    """One MILP of case ``k`` (``net=None``: dense) that ends by ``budget_end`` (solve part);
+    """One MILP of case ``k`` (``net=None``: dense) within ``budget`` (bounds included);
     ``prove=False``: a search for a counterexample only (the exact model, HiGHS's defaults)."""
     model_net = net if net is not None else inst.network
-    b, binfo = _bounds_for(inst, model_net, k, budget_end - time.perf_counter())
-    limit = min(budget_end, inst.deadline) - time.perf_counter()
+    b, binfo = _bounds_for(inst, model_net, k, budget)
+    limit = budget.remaining()
     if limit < MIN_SOLVE_S:
         return None
     case = inst.cases[k]
@@ -354,16 +355,15 @@ def _better(best: _Point | None, run: RunResult) -> _Point | None:
 
 def _solve_case(
     inst: _Instance, k: int, record: dict, surrogate: Network | None, sparsity: float,
-    fallback_dense: bool, case_end: float,
+    fallback_dense: bool, case: Budget,
 ) -> tuple[str, str, np.ndarray | None]:
-    """MILPs for case ``k`` until ``case_end``: returns ``(verdict, method, x)`` where verdict is
+    """MILPs for case ``k`` within ``case``: returns ``(verdict, method, x)`` where verdict is
     ``"sat"`` (x checked), ``"unsat"`` (dense proof) or ``"unknown"``."""
     runs: list[dict] = record.setdefault("runs", [])
     best = record.get("_best")
     if surrogate is not None:
-        now = time.perf_counter()
-        end = now + SURROGATE_SHARE * (case_end - now) if fallback_dense else case_end
-        out = _milp(inst, k, surrogate, end, None if best is None else best[1], "surrogate",
+        share = case.share(SURROGATE_SHARE) if fallback_dense else case
+        out = _milp(inst, k, surrogate, share, None if best is None else best[1], "surrogate",
                     sparsity)
         if out is not None:
             run, d = out
@@ -375,7 +375,7 @@ def _solve_case(
             record["note"] = ("the surrogate MILP found no counterexample, and without the dense "
                               "MILP (no fallback) nothing can be proved")
             return "unknown", "none", None
-    out = _milp(inst, k, None, case_end, None if best is None else best[1], "dense", 0.0)
+    out = _milp(inst, k, None, case, None if best is None else best[1], "dense", 0.0)
     if out is None:
         return "unknown", "none", None
     run, d = out
@@ -389,7 +389,7 @@ def _solve_case(
         # widen every row, see solve/numerics.py) whose optimum need not be a real point, or
         # HiGHS failed; search the exact model for a counterexample with the time left
         best = _better(best, run)
-        out = _milp(inst, k, None, case_end, None if best is None else best[1], "dense-search",
+        out = _milp(inst, k, None, case, None if best is None else best[1], "dense-search",
                     0.0, prove=False)
         if out is not None:
             run, d = out
@@ -442,7 +442,8 @@ def _verify(
     network = read_onnx(onnx_path)
     prop = read_vnnlib(vnnlib_path, n_inputs=network.n_inputs, n_outputs=network.n_outputs)
     problems = problems_from_property(network, prop, name=Path(vnnlib_path).name)
-    inst = _Instance(onnx_path, network, prop.cases, problems, t_start + float(time_limit_s),
+    inst = _Instance(onnx_path, network, prop.cases, problems,
+                     Budget.since(t_start, time_limit_s),
                      bounds, int(seed), progress)
     n = len(problems)
     details: dict[str, Any] = {
@@ -467,8 +468,9 @@ def _verify(
     if method_name is not None:
         surrogate = _prune(inst, method_name, sparsity, details)
     if attack:
-        attack_end = time.perf_counter() + min(ATTACK_SHARE * inst.remaining(), ATTACK_EXTRA_MAX_S)
-        found = _attack_all(inst, details["per_case"], attack_end)
+        extra = inst.budget.until(
+            time.perf_counter() + min(ATTACK_SHARE * inst.remaining(), ATTACK_EXTRA_MAX_S))
+        found = _attack_all(inst, details["per_case"], extra)
         if found is not None:
             k, xc, y_ort = found
             details["per_case"][k]["verdict"] = "sat"
@@ -480,9 +482,9 @@ def _verify(
         remaining = inst.remaining()
         if remaining < MIN_SOLVE_S:
             break
-        case_end = time.perf_counter() + remaining / (n - k)
+        case = inst.budget.share(1.0 / (n - k))
         verdict, how, x = _solve_case(inst, k, details["per_case"][k], surrogate, sparsity,
-                                      fallback_dense, case_end)
+                                      fallback_dense, case)
         if verdict == "sat" and x is not None:
             ok, xc, y_ort = check_counterexample(onnx_path, network, prop.cases[k], x)
             if ok:

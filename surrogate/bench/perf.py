@@ -498,7 +498,7 @@ def _ours_bounds(problem: Any, method: str, budget_s: float) -> Any:
 
     if method == "lp":
         return compute_bounds(problem.network, problem.input_set, "lp",
-                              time_budget_s=max(0.3 * budget_s, 0.05))
+                              time_limit_s=max(0.3 * budget_s, 0.05))
     return compute_bounds(problem.network, problem.input_set, method)
 
 

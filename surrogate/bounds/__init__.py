@@ -46,11 +46,11 @@ def compute_bounds(
     input_set: Box | L1Ball,
     method: str = "symbolic",
     *,
-    time_budget_s: float | None = None,
+    time_limit_s: float | None = None,
 ) -> Bounds:
     """Bounds of every layer of ``network`` over ``input_set`` by ``method``.
 
-    ``time_budget_s`` limits the LP phase of ``"lp"``: ``None`` means :data:`DEFAULT_LP_BUDGET_S`
+    ``time_limit_s`` limits the LP phase of ``"lp"``: ``None`` means :data:`DEFAULT_LP_BUDGET_S`
     (10 s), ``math.inf`` no limit. Neurons not reached in time keep their symbolic bounds (measured:
     mnist_fc 256x2 needs 0.03-1.3 s, 256x6 over 15 minutes without a limit). ``"interval"`` and
     ``"symbolic"`` take milliseconds to a fraction of a second and ignore it, so callers can pass
@@ -58,8 +58,8 @@ def compute_bounds(
     if method not in METHODS:
         raise InputError(f"unknown bounds method {method!r}; choose one of {', '.join(METHODS)}")
     if method == "lp":
-        budget = DEFAULT_LP_BUDGET_S if time_budget_s is None else time_budget_s
-        return lp_bounds(network, input_set, time_budget_s=budget)
+        limit = DEFAULT_LP_BUDGET_S if time_limit_s is None else time_limit_s
+        return lp_bounds(network, input_set, time_limit_s=limit)
     if method == "interval":
         return interval_bounds(network, input_set)
     return symbolic_bounds(network, input_set)

@@ -30,6 +30,7 @@ otherwise the neuron keeps its previous bound. Finally every bound is widened as
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -49,6 +50,7 @@ from surrogate.bounds.interval import (
     widen_up,
 )
 from surrogate.bounds.symbolic import refine_layer, symbolic_bounds
+from surrogate.budget import Budget
 from surrogate.errors import InputError
 from surrogate.network.spec import Network
 from surrogate.sets import Box
@@ -247,10 +249,10 @@ def _safe_min(lp: LayerLP, cost: np.ndarray, row_dual: np.ndarray) -> float:
     return float(rows.sum() + cols.sum() - ROUND_REL * scale)
 
 
-def _solve_min(h: highspy.Highs, lp: LayerLP, cost: np.ndarray, limit_s: float) -> float | None:
+def _solve_min(h: highspy.Highs, lp: LayerLP, cost: np.ndarray, time_limit_s: float) -> float | None:
     """Safe lower bound of ``min cost.v`` (None if HiGHS did not prove optimality)."""
     h.changeColsCost(cost.size, np.arange(cost.size, dtype=np.int32), cost)
-    h.setOptionValue("time_limit", max(limit_s, 1e-3))
+    h.setOptionValue("time_limit", max(time_limit_s, 1e-3))
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
@@ -262,13 +264,13 @@ def _solve_min(h: highspy.Highs, lp: LayerLP, cost: np.ndarray, limit_s: float) 
 
 
 def _tighten_layer(
-    network: Network, i: int, bounds: Bounds, input_set: InputSetT, deadline: float
+    network: Network, i: int, bounds: Bounds, input_set: InputSetT, budget: Budget
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Raw LP bounds of the unstable neurons of layer ``i`` (others: ``-inf, +inf``)."""
     lo = np.full(network.layers[i].n_out, -np.inf)
     hi = np.full(network.layers[i].n_out, np.inf)
     todo = np.flatnonzero(bounds.unstable(i))
-    if todo.size == 0 or time.perf_counter() >= deadline:
+    if todo.size == 0 or budget.expired():
         return lo, hi, 0
     lp = build_layer_lp(network, i, bounds, input_set)
     h = _highs_for(lp)
@@ -278,7 +280,7 @@ def _tighten_layer(
     n_solved = 0
     for j in todo:
         for sign in (-1.0, 1.0):  # maximise first: a neuron proved inactive needs no minimum
-            left = deadline - time.perf_counter()
+            left = budget.remaining()
             if left <= 0:
                 return lo, hi, n_solved
             cost = np.zeros(lp.a.shape[1])
@@ -300,24 +302,24 @@ def lp_bounds(
     network: Network,
     input_set: InputSetT,
     *,
-    time_budget_s: float | None = 10.0,
+    time_limit_s: float | None = 10.0,
     initial: Bounds | None = None,
 ) -> Bounds:
     """Tighten ``initial`` (default: :func:`symbolic_bounds`) by LP, layer by layer.
 
-    ``time_budget_s`` bounds the LP phase (``None`` or ``math.inf``: no limit); when it is spent, the
+    ``time_limit_s`` bounds the LP phase (``None`` or ``math.inf``: no limit); when it is spent, the
     neurons not yet done keep their previous bounds, and later layers still get the symbolic refresh.
     The result is never looser than ``initial``. Cost: one LP pair per unstable neuron of the hidden
     ReLU layers after the first (about 1-5 ms each on mnist_fc 256x2; far more on deep nets, whose
     LPs hold every earlier layer -- keep a budget there)."""
     t0 = time.perf_counter()
     input_set = check_input_set(network, input_set)
-    if time_budget_s is not None and not (
-        isinstance(time_budget_s, int | float) and time_budget_s >= 0
+    if time_limit_s is not None and not (
+        isinstance(time_limit_s, int | float) and time_limit_s >= 0
     ):
         raise InputError(
-            f"time_budget_s must be a number >= 0 (math.inf or None: no limit), got "
-            f"{time_budget_s!r}"
+            f"time_limit_s must be a number >= 0 (math.inf or None: no limit), got "
+            f"{time_limit_s!r}"
         )
     if initial is None:
         initial = symbolic_bounds(network, input_set)
@@ -325,7 +327,7 @@ def lp_bounds(
     else:
         initial.check_matches(network)
         changed = True
-    deadline = np.inf if time_budget_s is None else t0 + float(time_budget_s)
+    budget = Budget(t0 + (math.inf if time_limit_s is None else float(time_limit_s)), t0)
     lowers, uppers = list(initial.lower), list(initial.upper)
     for i in range(1, len(network.layers)):
         if changed:
@@ -333,7 +335,7 @@ def lp_bounds(
         if network.layers[i].activation != "relu":
             continue
         current = Bounds(tuple(lowers), tuple(uppers), "lp", 0.0)
-        lo, hi, _ = _tighten_layer(network, i, current, input_set, deadline)
+        lo, hi, _ = _tighten_layer(network, i, current, input_set, budget)
         mag = magnitudes(network, input_set, uppers[:i])[i]
         new_lo, new_hi = intersect(lowers[i], uppers[i], widen_down(lo, mag), widen_up(hi, mag))
         changed = changed or bool(np.any(new_lo > lowers[i]) or np.any(new_hi < uppers[i]))

@@ -44,15 +44,15 @@ __all__ = [
 
 def resolve_bounds(
     network: Network, input_set: object, bounds: Any = "symbolic",
-    *, time_budget_s: float | None = None,
+    *, time_limit_s: float | None = None,
 ) -> Any:
     """``bounds`` as given (an object with ``lower``/``upper``) or computed by method name (the
-    LP phase of ``"lp"`` within ``time_budget_s``, see :func:`surrogate.bounds.compute_bounds`)."""
+    LP phase of ``"lp"`` within ``time_limit_s``, see :func:`surrogate.bounds.compute_bounds`)."""
     if isinstance(bounds, str):
         from surrogate.bounds import compute_bounds
 
         return compute_bounds(network, input_set, method=bounds,  # type: ignore[arg-type]
-                              time_budget_s=time_budget_s)
+                              time_limit_s=time_limit_s)
     if not (hasattr(bounds, "lower") and hasattr(bounds, "upper")):
         raise InputError("bounds must be a method name ('interval', 'symbolic', 'lp') or a Bounds")
     return bounds

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from surrogate.budget import Budget
 from surrogate.network.spec import Network
 from surrogate.problems.verification import VerificationProblem
 from surrogate.sets import Box
@@ -93,7 +94,7 @@ def pgd_attack(
     restarts: int = 8,
     step_frac: float = 0.1,
     seed: int = 0,
-    deadline_s: float | None = None,
+    budget: Budget | None = None,
 ) -> AttackResult:
     """Minimise each unsafe disjunct's violation over the input set with signed-gradient steps
     (L-inf boxes) or projected gradient steps (L1 balls); keep the best dense point.
@@ -101,9 +102,9 @@ def pgd_attack(
     Every disjunct gets ``restarts`` points (the first at ``x0`` or the set's centre, the others
     random in the set); the points of up to :data:`MAX_BATCH_POINTS` // ``restarts`` disjuncts
     move together, one batched float32 forward/backward pass per step. Points are ranked by their
-    float64 objective. ``deadline_s``: stop after this many seconds (checked every step) and
+    float64 objective. ``budget``: stop when it ends (checked every step) and
     return the best so far."""
-    t_end = None if deadline_s is None else time.perf_counter() + deadline_s
+    t_end = None if budget is None else budget.deadline
     net = problem.network
     s = problem.input_set
     rng = np.random.default_rng(seed)

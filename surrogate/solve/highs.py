@@ -31,6 +31,7 @@ import highspy
 import numpy as np
 
 from surrogate._highs import new_highs
+from surrogate.budget import Budget
 from surrogate.encode.matrix import MatrixModel
 from surrogate.errors import SolverError
 from surrogate.solve.numerics import scale_for_highs
@@ -119,10 +120,10 @@ RESERVE_S_PER_NONZERO = 1e-5
 RESERVE_SHARE = 0.2
 
 
-def _highs_limit(model: MatrixModel, time_limit_s: float, deadline: float | None) -> float:
+def _highs_limit(model: MatrixModel, time_limit_s: float, budget: Budget | None) -> float:
     limit = float(time_limit_s)
-    if deadline is not None:
-        left = deadline - time.perf_counter()
+    if budget is not None:
+        left = budget.remaining()
         reserve = min(RESERVE_SHARE * left, RESERVE_S_PER_NONZERO * model.nnz)
         limit = min(limit, left - reserve)
     return max(limit, 1e-3)
@@ -159,19 +160,20 @@ def solve_matrix(
     threads: int = 1,
     seed: int = 0,
     relax: float = 0.0,
-    deadline: float | None = None,
+    budget: Budget | None = None,
 ) -> SolveResult:
     """Solve ``model``; see the module docstring for the callbacks. ``options`` are HiGHS options;
     ``relax`` widens every row and continuous bound of the scaled model (proof runs, see
-    :mod:`surrogate.solve.numerics`); ``deadline`` (a ``time.perf_counter()`` value) is enforced
-    by the interrupt callback on top of HiGHS's own ``time_limit``, which HiGHS checks less
-    often in some phases."""
+    :mod:`surrogate.solve.numerics`); the end of ``budget`` is enforced by the interrupt
+    callbacks on top of HiGHS's own ``time_limit``, which HiGHS checks less often in some
+    phases."""
     if not time_limit_s > 0:
         raise SolverError(f"time_limit_s must be > 0, got {time_limit_s}")
     original = model
     model, col_scale = scale_for_highs(model, relax)
     h = new_highs()
-    h.setOptionValue("time_limit", _highs_limit(model, time_limit_s, deadline))
+    h.setOptionValue("time_limit", _highs_limit(model, time_limit_s, budget))
+    deadline = None if budget is None else budget.deadline
     h.setOptionValue("threads", int(threads))
     h.setOptionValue("random_seed", int(seed))
     for key, value in {**PRESETS.get(preset, {}), **dict(options or {})}.items():
