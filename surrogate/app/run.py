@@ -45,7 +45,17 @@ from surrogate.sets import L1Ball
 from surrogate.solve.highs import SolveResult, solve_matrix
 from surrogate.solve.numerics import PROOF_MARGIN, PROOF_RELAX, proof_margin, proof_options
 
-__all__ = ["MIN_SOLVE_S", "PROOF_MARGIN", "RunResult", "TraceEntry", "run_milp"]
+__all__ = [
+    "MIN_SOLVE_S",
+    "PROOF_MARGIN",
+    "RunHooks",
+    "RunResult",
+    "Surrogate",
+    "TraceEntry",
+    "make_surrogate",
+    "run_milp",
+    "run_problem",
+]
 
 #: HiGHS always gets at least this long (it then returns at least the warm start).
 MIN_SOLVE_S = 0.01
@@ -104,6 +114,19 @@ class RunResult:
         return d
 
 
+@dataclass(frozen=True)
+class RunHooks:
+    """A run inside a portfolio (:mod:`surrogate.app.portfolio`): ``on_point(x, label)`` gets the
+    input of every incumbent (already judged on the dense network by the run); ``offered()``
+    returns a better input point found elsewhere, or None, and is handed to HiGHS as a solution;
+    ``should_stop()`` ends the run (another component answered). Runs with hooks leave HiGHS's
+    process-wide thread scheduler alone: other solves run beside them."""
+
+    on_point: Callable[[np.ndarray, str], None]
+    offered: Callable[[], np.ndarray | None]
+    should_stop: Callable[[], bool]
+
+
 def default_point(problem: Problem) -> np.ndarray:
     """The problem's ``x0`` if it has one, else the centre of its input set (a feasible point)."""
     x0 = getattr(problem, "x0", None)
@@ -136,6 +159,7 @@ def run_milp(
     progress: Callable[[str], None] | None = None,
     cutoff: bool = False,
     prove: bool = True,
+    hooks: RunHooks | None = None,
 ) -> RunResult:
     """Build and solve ``problem`` with ``surrogate`` (default: the dense network itself).
 
@@ -152,6 +176,9 @@ def run_milp(
     faster, but HiGHS's heuristics then keep no incumbent above the cutoff, which can slow the
     search for a counterexample when no attack found one first. ``surrogate verify`` uses it for
     its dense MILPs, after the attack.
+
+    ``hooks``: how a run takes part in a portfolio (:class:`RunHooks`): every incumbent's input
+    is passed on, points found elsewhere are handed to HiGHS, and the run stops on request.
 
     ``prove``: on a dense verification problem, run HiGHS as a prover (the numerical contract of
     :mod:`surrogate.solve.numerics`: relaxed, scaled model with tight tolerances; the verdict may
@@ -204,9 +231,13 @@ def run_milp(
             state["success"] = (t, x, y)
             if progress:
                 progress(f"{label}: dense counterexample at {t:.2f} s")
+        if hooks is not None:
+            hooks.on_point(x, label)
         return bool(ok and stop_on_success)
 
     def stop_when(_primal: float, dual: float) -> bool:
+        if hooks is not None and hooks.should_stop():
+            return True
         if not (stop_on_proof and can_prove):
             return False
         if math.isinf(dual) and not use_cutoff:
@@ -217,6 +248,10 @@ def run_milp(
             state["proved"] = float(dual)
             return True
         return False
+
+    def inject() -> np.ndarray | None:
+        x = hooks.offered() if hooks is not None else None
+        return None if x is None else built.warm_start(problem, _into_set(problem, x))
 
     note = None if pm is None else pm.reason
     t_solve = time.perf_counter()
@@ -232,6 +267,8 @@ def run_milp(
             seed=seed,
             options=proof_options(pm, cutoff=use_cutoff) if pm is not None else None,
             relax=PROOF_RELAX if pm is not None else 0.0,
+            inject=None if hooks is None else inject,
+            reset_scheduler=hooks is None,
         )
     except SolverError as exc:  # a HiGHS failure is an answer of its own: no proof, say why
         note = str(exc)

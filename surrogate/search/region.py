@@ -87,21 +87,10 @@ class _RegionSolution:
     tight: np.ndarray  # (layer, neuron, |dual|) of binding sign rows, best first
 
 
-def region_lp(
-    network: Network, objective: OutputObjective, piece: int, input_set: InputSet,
-    pattern: Pattern, *, time_limit_s: float = 10.0,
-) -> _RegionSolution | None:
-    """Minimise piece ``piece`` of ``objective`` over the linear region of ``pattern`` (see the
-    module docstring); None when the LP is infeasible or not solved."""
-    maps = _affine_maps(network, pattern)
-    n = network.n_inputs
-    G, h = objective.pieces[piece]
-    A_out, c_out = maps[-1]
-    last = network.layers[-1]
-    if last.activation == "relu":  # outputs are relu(z): inactive ones are 0 in this region
-        m = pattern[-1]
-        A_out = np.where(m[:, None], A_out, 0.0)
-        c_out = np.where(m, c_out, 0.0)
+def _sign_rows(network: Network, maps: list, pattern: Pattern
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The region's sign rows ``lo <= S x <= hi`` and their (layer, neuron) tags; None when a
+    constant neuron contradicts the pattern (an empty region)."""
     rows, lo, hi, tags = [], [], [], []
     for k, layer in enumerate(network.layers):
         if layer.activation != "relu":
@@ -109,37 +98,34 @@ def region_lp(
         A, c = maps[k]
         act = pattern[k]
         live = np.any(A != 0.0, axis=1)
-        for j in np.flatnonzero(live):
-            rows.append(A[j])
-            if act[j]:
-                lo.append(-c[j])
-                hi.append(np.inf)
-            else:
-                lo.append(-np.inf)
-                hi.append(-c[j])
-            tags.append((k, j))
-        dead = ~live & ((act & (c < 0)) | (~act & (c > 0)))
-        if np.any(dead):
-            return None  # a constant neuron contradicts the pattern: the region is empty
-    n_sign = len(rows)
-    # objective rows: G_r (A x + c) - h_r - s <= 0
-    GA = G @ A_out
-    obj_rhs = h - G @ c_out
-    extra_cols = 1
+        if np.any(~live & ((act & (c < 0)) | (~act & (c > 0)))):
+            return None
+        idx = np.flatnonzero(live)
+        rows.append(A[idx])
+        lo.append(np.where(act[idx], -c[idx], -np.inf))
+        hi.append(np.where(act[idx], np.inf, -c[idx]))
+        tags.append(np.stack([np.full(idx.size, k), idx], axis=1))
+    if not rows:
+        n = network.n_inputs
+        return np.zeros((0, n)), np.zeros(0), np.zeros(0), np.zeros((0, 2), dtype=int)
+    return np.vstack(rows), np.concatenate(lo), np.concatenate(hi), np.vstack(tags)
+
+
+def _solve_lp(S: np.ndarray, lo: np.ndarray, hi: np.ndarray, GA: np.ndarray, obj_rhs: np.ndarray,
+              input_set: InputSet, time_limit_s: float) -> tuple[np.ndarray, float, np.ndarray] | None:
+    """``min s`` s.t. ``lo <= S x <= hi``, ``GA x - s <= obj_rhs``, ``x`` in the set; returns
+    ``(x, value, |duals of the S rows|)``."""
+    n = S.shape[1]
     l1 = isinstance(input_set, L1Ball)
-    if l1:
-        extra_cols += n
-    n_cols = n + extra_cols
-    blocks = []
-    if rows:
-        blocks.append(sp.hstack([sp.csr_matrix(np.vstack(rows)),
-                                 sp.csr_matrix((n_sign, extra_cols))]))
-    s_col = np.zeros((G.shape[0], extra_cols))
+    extra = 1 + (n if l1 else 0)
+    n_cols = n + extra
+    s_col = np.zeros((GA.shape[0], extra))
     s_col[:, 0] = -1.0
-    blocks.append(sp.hstack([sp.csr_matrix(GA), sp.csr_matrix(s_col)]))
-    row_lo = np.concatenate([np.asarray(lo), np.full(G.shape[0], -np.inf)])
-    row_hi = np.concatenate([np.asarray(hi), obj_rhs])
-    box = input_set.box if l1 else input_set
+    blocks = [sp.hstack([sp.csr_matrix(S), sp.csr_matrix((S.shape[0], extra))]),
+              sp.hstack([sp.csr_matrix(GA), sp.csr_matrix(s_col)])]
+    row_lo = np.concatenate([lo, np.full(GA.shape[0], -np.inf)])
+    row_hi = np.concatenate([hi, obj_rhs])
+    box = input_set.box if isinstance(input_set, L1Ball) else input_set
     col_lo = np.concatenate([box.lower, [-np.inf]])
     col_hi = np.concatenate([box.upper, [np.inf]])
     if isinstance(input_set, L1Ball):  # a_i >= |x_i - center_i|, sum a <= eps
@@ -175,10 +161,68 @@ def region_lp(
         return None
     sol = hs.getSolution()
     x = np.clip(np.asarray(sol.col_value[:n]), box.lower, box.upper)
-    duals = np.abs(np.asarray(sol.row_dual[:n_sign])) if sol.dual_valid else np.zeros(n_sign)
+    m = S.shape[0]
+    duals = np.abs(np.asarray(sol.row_dual[:m])) if sol.dual_valid else np.zeros(m)
+    return x, float(hs.getInfo().objective_function_value), duals
+
+
+#: The region LP starts from this many sign rows (those nearest their boundary at the reference
+#: point) and adds the violated ones until its optimum lies in the whole region.
+WORKING_ROWS = 64
+
+
+def region_lp(
+    network: Network, objective: OutputObjective, piece: int, input_set: InputSet,
+    pattern: Pattern, *, time_limit_s: float = 10.0, reference: np.ndarray | None = None,
+) -> _RegionSolution | None:
+    """Minimise piece ``piece`` of ``objective`` over the linear region of ``pattern`` (see the
+    module docstring); None when the LP is infeasible or not solved.
+
+    Constraint generation: the LP holds the :data:`WORKING_ROWS` sign rows nearest their
+    boundary at ``reference`` (default: all rows) plus every row its optimum violated so far, and
+    is solved again until the optimum satisfies every sign row; its value is then the region's
+    optimum (a relaxation whose optimum is feasible is optimal). On a 1000-100-100-100 net this is
+    several times faster than the LP with all 300 dense rows."""
+    t_end = time.perf_counter() + time_limit_s
+    maps = _affine_maps(network, pattern)
+    G, h = objective.pieces[piece]
+    A_out, c_out = maps[-1]
+    if network.layers[-1].activation == "relu":  # outputs are relu(z): inactive ones are 0
+        m = pattern[-1]
+        A_out = np.where(m[:, None], A_out, 0.0)
+        c_out = np.where(m, c_out, 0.0)
+    signs = _sign_rows(network, maps, pattern)
+    if signs is None:
+        return None
+    S, lo, hi, tags = signs
+    GA, obj_rhs = G @ A_out, h - G @ c_out
+    if reference is None or S.shape[0] <= WORKING_ROWS:
+        work = np.arange(S.shape[0])
+    else:
+        z = S @ reference
+        slack = np.minimum(np.abs(z - np.where(np.isfinite(lo), lo, hi)),
+                           np.abs(z - np.where(np.isfinite(hi), hi, lo)))
+        slack /= np.maximum(np.linalg.norm(S, axis=1), 1e-300)
+        work = np.argsort(slack)[:WORKING_ROWS]
+    while True:
+        out = _solve_lp(S[work], lo[work], hi[work], GA, obj_rhs, input_set,
+                        t_end - time.perf_counter())
+        if out is None:
+            return None
+        x, value, duals = out
+        z = S @ x
+        scale = 1e-9 * np.maximum(1.0, np.abs(z))
+        violated = np.flatnonzero((z < lo - scale) | (z > hi + scale))
+        violated = np.setdiff1d(violated, work)
+        if violated.size == 0 or time.perf_counter() >= t_end:
+            break
+        worst = violated[np.argsort(-np.maximum(lo[violated] - z[violated],
+                                                z[violated] - hi[violated]))]
+        work = np.concatenate([work, worst[:WORKING_ROWS]])
     order = np.argsort(-duals)
-    tight = np.array([(tags[i][0], tags[i][1], duals[i]) for i in order if duals[i] > 1e-12])
-    return _RegionSolution(x, float(hs.getInfo().objective_function_value), tight)
+    tight = np.array([(tags[work[i]][0], tags[work[i]][1], duals[i]) for i in order
+                      if duals[i] > 1e-12])
+    return _RegionSolution(x, value, tight)
 
 
 def _flip(pattern: Pattern, layer: int, neuron: int) -> Pattern:
@@ -213,7 +257,7 @@ def local_search(
     while regions < max_regions and not budget.expired():
         if current is None:
             current = region_lp(network, objective, piece, input_set, pattern,
-                                time_limit_s=budget.remaining())
+                                time_limit_s=budget.remaining(), reference=best_x)
             regions += 1
             if current is None:
                 break
@@ -224,7 +268,7 @@ def local_search(
                 break
             trial = _flip(pattern, int(layer), int(neuron))
             sol = region_lp(network, objective, piece, input_set, trial,
-                            time_limit_s=budget.remaining())
+                            time_limit_s=budget.remaining(), reference=current.x)
             regions += 1
             if sol is None:
                 continue

@@ -161,12 +161,18 @@ def solve_matrix(
     seed: int = 0,
     relax: float = 0.0,
     budget: Budget | None = None,
+    inject: Callable[[], np.ndarray | None] | None = None,
+    reset_scheduler: bool = True,
 ) -> SolveResult:
     """Solve ``model``; see the module docstring for the callbacks. ``options`` are HiGHS options;
     ``relax`` widens every row and continuous bound of the scaled model (proof runs, see
     :mod:`surrogate.solve.numerics`); the end of ``budget`` is enforced by the interrupt
     callbacks on top of HiGHS's own ``time_limit``, which HiGHS checks less often in some
-    phases."""
+    phases. ``inject()`` is polled by HiGHS's user-solution callback: a full column vector (in
+    ``model``'s columns) it returns is handed to the running solve as a solution (a point found
+    by someone else, e.g. the portfolio's local search). ``reset_scheduler=False`` skips the reset
+    of HiGHS's process-wide thread scheduler (needed after a solve with another thread count, but
+    not while other HiGHS solves run in other threads)."""
     if not time_limit_s > 0:
         raise SolverError(f"time_limit_s must be > 0, got {time_limit_s}")
     original = model
@@ -188,14 +194,14 @@ def solve_matrix(
     stop: dict[str, object] = {"flag": False, "interrupt": None, "deadline": False}
     sign = -1.0 if model.maximize else 1.0
 
-    def record(x_scaled: np.ndarray, obj: float, bound: float) -> None:
+    def record(x_scaled: np.ndarray, obj: float, bound: float, report: bool = True) -> None:
         t = time.perf_counter() - t_start
         x = x_scaled * col_scale
         if best["obj"] is not None and sign * obj >= sign * float(best["obj"]) - 1e-12:  # type: ignore[arg-type]
             return
         best["x"], best["obj"] = x, obj
         trace.append(TracePoint(t, obj, bound))
-        if on_incumbent is not None and on_incumbent(x, obj, t):
+        if report and on_incumbent is not None and on_incumbent(x, obj, t):
             stop["flag"] = True
 
     def improving(e: highspy.cb.HighsCallbackEvent) -> None:  # type: ignore[name-defined]
@@ -227,9 +233,21 @@ def solve_matrix(
             stop["deadline"] = stop["deadline"] or not stop["flag"]
             e.interrupt()
 
+    def user_solution(e: highspy.cb.HighsCallbackEvent) -> None:  # type: ignore[name-defined]
+        try:
+            vec = inject() if inject is not None else None
+            if vec is not None and vec.shape == (model.n_cols,):
+                scaled = np.asarray(vec, dtype=np.float64) / col_scale
+                if e.data_in.setSolution(scaled) == highspy.HighsStatus.kOk:
+                    record(scaled, model.objective_value(scaled), float("nan"), report=False)
+        except KeyboardInterrupt as exc:
+            stop["flag"], stop["interrupt"] = True, exc
+
     if model.n_integer:
         h.cbMipImprovingSolution.subscribe(improving)
         h.cbMipInterrupt.subscribe(interrupt)
+        if inject is not None:
+            h.cbMipUserSolution.subscribe(user_solution)
     h.cbSimplexInterrupt.subscribe(lp_interrupt)
     if warm_start is not None:
         ws = np.asarray(warm_start, dtype=np.float64)
@@ -245,7 +263,8 @@ def solve_matrix(
     if not stop["flag"]:
         # HiGHS sizes a process-wide thread scheduler on its first run; after a solve with another
         # thread count (e.g. a Pyomo solve in the same process) run() fails with "Not Set" unless reset.
-        highspy.Highs.resetGlobalScheduler(True)
+        if reset_scheduler:
+            highspy.Highs.resetGlobalScheduler(True)
         with _sigint_as_flag(stop):
             run_status = h.run()
         if isinstance(stop["interrupt"], KeyboardInterrupt):

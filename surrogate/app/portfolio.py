@@ -1,0 +1,369 @@
+"""The portfolio: generators and MILPs in one time budget, sharing the best dense point.
+
+The project's claim is that a pruned surrogate helps find good solutions of the *dense* problem
+sooner. At the paper's scale (1000 inputs) a MILP alone returns its start point, so the MILPs work
+beside cheaper generators, every candidate judged on the dense network in float64:
+
+* the **LP-relaxation point** of each MILP (the dense one and the surrogates'), polished;
+* **multi-start gradient descent** on the dense network (:func:`surrogate.search.gradient_descent`);
+* the **local search** over linear regions of the dense network
+  (:func:`surrogate.search.local_search`), which makes any point exact and locally optimal: it
+  polishes the LP points, the gradient points and every MILP incumbent;
+* **MILPs**: pruned surrogates at one or more sparsities, then the dense MILP, one after the
+  other in a second thread (HiGHS releases the interpreter while it runs, so on two cores the
+  MILP and the generators run at the same time). Each is warm-started from the best dense point
+  so far; every incumbent goes to the local search; the best dense point found by anyone is
+  handed to the running MILP (HiGHS's user-solution callback).
+
+The dense MILP is the only component that can prove: for maximisation its dual bound is the
+bound reported (``optimal`` when it meets the best value); for verification its proof is the
+same as :func:`surrogate.app.run.run_milp`'s. A verification portfolio stops at the first point
+that is a dense counterexample (and passes ``confirm``). The record names the component that
+found each improvement and when (:class:`PortfolioResult`).
+
+A surrogate that has lost every path to the objective (no nonzero weight reaches the output) is
+skipped with a message: its MILP would be "optimal" at once and say nothing.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import highspy
+import numpy as np
+
+from surrogate.app.build import build_milp
+from surrogate.app.run import RunHooks, RunResult, make_surrogate, run_problem
+from surrogate.budget import Budget
+from surrogate.encode.matrix import MatrixModel
+from surrogate.encode.network import needed_neurons
+from surrogate.network.spec import Network
+from surrogate.problems.base import Problem
+from surrogate.search import OutputObjective, activation_pattern, gradient_descent, local_search
+from surrogate.solve.highs import solve_matrix
+
+__all__ = ["DEFAULT_MILPS", "Improvement", "MilpJob", "PortfolioResult", "portfolio"]
+
+
+@dataclass(frozen=True)
+class MilpJob:
+    """One MILP of the portfolio: the dense network (``method=None``) or a pruned surrogate; it
+    gets ``share`` of what remains of the MILP thread's time when it starts."""
+
+    method: str | None
+    sparsity: float = 0.0
+    share: float = 1.0
+
+    @property
+    def label(self) -> str:
+        return "dense MILP" if self.method is None else f"{self.method}@{self.sparsity:g} MILP"
+
+
+#: The default MILPs: a 30 %-pruned surrogate (the sparsity that helped most often in the paper's
+#: maximisation data) for 40 % of the time, then the dense MILP, which alone can prove.
+DEFAULT_MILPS = (MilpJob("magnitude-global", 0.3, 0.4), MilpJob(None, 0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class Improvement:
+    time_s: float
+    value: float  # the problem's objective on the dense network
+    component: str
+
+
+@dataclass
+class PortfolioResult:
+    best_value: float  # problem units (the output for maximisation, t for verification)
+    best_x: np.ndarray
+    start_value: float
+    bound: float | None  # the dense MILP's dual bound, problem units
+    status: str  # "optimal" | "sat" | "unsat" | "time_limit"
+    total_s: float
+    trace: tuple[Improvement, ...]
+    components: dict[str, dict[str, Any]] = field(default_factory=dict)
+    runs: list[dict[str, Any]] = field(default_factory=list)  # the MILPs' RunResult records
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "best_dense_objective": self.best_value, "best_x": [float(v) for v in self.best_x],
+            "start_value": self.start_value, "bound": self.bound, "status": self.status,
+            "total_s": self.total_s,
+            "trace": [{"time_s": i.time_s, "value": i.value, "component": i.component}
+                      for i in self.trace],
+            "components": self.components, "runs": self.runs,
+        }
+
+
+class _Shared:
+    """The best dense point so far, the record of improvements, the polishing queue."""
+
+    def __init__(self, problem: Problem, objective: OutputObjective, t0: float,
+                 progress: Callable[[str], None] | None,
+                 confirm: Callable[[np.ndarray], bool] | None) -> None:
+        self.problem, self.objective, self.t0 = problem, objective, t0
+        self.progress, self.confirm = progress, confirm
+        self.lock = threading.Lock()
+        self.best_t = np.inf
+        self.best_x: np.ndarray | None = None
+        self.version = 0
+        self.trace: list[Improvement] = []
+        self.stats: dict[str, dict[str, Any]] = {}
+        self.polish: queue.PriorityQueue[tuple[float, int, str, np.ndarray]] = (
+            queue.PriorityQueue())
+        self._count = 0
+        self.success: np.ndarray | None = None
+        self.done = threading.Event()
+
+    def to_polish(self, x: np.ndarray, name: str) -> None:
+        """Queue ``x`` for the local search, best dense value first."""
+        t = self.objective.value(self.problem.network.forward(x))
+        with self.lock:
+            self._count += 1
+            self.polish.put((t, self._count, name, x))
+
+    def component(self, name: str) -> dict[str, Any]:
+        return self.stats.setdefault(name, {"time_s": 0.0, "improvements": 0, "calls": 0})
+
+    def offer(self, x: np.ndarray, name: str) -> bool:
+        """Judge ``x`` on the dense network; keep it if it is the best so far."""
+        x = self.problem.input_set.project(np.asarray(x, dtype=np.float64))
+        y = self.problem.network.forward(x)
+        t = self.objective.value(y)
+        success = self.problem.kind == "verification" and self.problem.is_success(x, y)
+        if success and self.confirm is not None and not self.confirm(x):
+            success = False
+        with self.lock:
+            if success and self.success is None:
+                self.success = x
+                self.done.set()
+            if not t < self.best_t:
+                return False
+            self.best_t, self.best_x = t, x
+            self.version += 1
+            value = self.objective.to_problem_units(t)
+            elapsed = time.perf_counter() - self.t0
+            self.trace.append(Improvement(elapsed, value, name))
+            self.component(name)["improvements"] += 1
+        if self.progress is not None:
+            self.progress(f"{elapsed:6.2f} s  {value:.6g}  ({name})")
+        return True
+
+
+def _lp_point(built: Any, problem: Problem, budget: Budget) -> np.ndarray | None:
+    """The input part of the optimum of the MILP's LP relaxation."""
+    m = built.model
+    relaxed = MatrixModel(m.col_lower, m.col_upper, np.zeros_like(m.integer), m.A, m.row_lower,
+                          m.row_upper, m.c, m.offset, m.maximize, m.col_names)
+    res = solve_matrix(relaxed, time_limit_s=max(budget.remaining(), 0.01), budget=budget,
+                       reset_scheduler=False)
+    return None if res.x is None else np.asarray(res.x)[built.inputs.x]
+
+
+def _reaches_output(network: Network, problem: Problem) -> bool:
+    """Does any input still reach the objective's outputs through nonzero weights?"""
+    needed = needed_neurons(network)
+    return bool(np.any(needed[0] & (network.layers[0].csr.getnnz(axis=1) > 0)))
+
+
+def _incumbent_to(shared: _Shared, name: str) -> Callable[[np.ndarray, str], None]:
+    """A MILP incumbent's input: judged on the dense network, then queued for the local search."""
+
+    def on_point(x: np.ndarray, _label: str) -> None:
+        shared.offer(x, name)
+        shared.to_polish(x, name)
+    return on_point
+
+
+def _run_milps(problem: Problem, jobs: Sequence[MilpJob], budget: Budget, shared: _Shared,
+               bounds: Any, seed: int, out: list, lp_points: bool) -> None:
+    """The MILP thread: each job in turn, with hooks into the shared state."""
+
+    def offered_for(job: str) -> Callable[[], np.ndarray | None]:
+        seen = {"version": shared.version}
+
+        def offered() -> np.ndarray | None:
+            with shared.lock:
+                if shared.version == seen["version"] or shared.best_x is None:
+                    return None
+                seen["version"] = shared.version
+                return shared.best_x.copy()
+        return offered
+
+    for i, job in enumerate(jobs):
+        if budget.expired() or shared.done.is_set():
+            break
+        last = i == len(jobs) - 1
+        jb = budget if last else budget.share(job.share)
+        name = job.label
+        stats = shared.component(name)
+        t_job = time.perf_counter()
+        try:
+            surrogate = None
+            if job.method is not None:
+                surrogate = make_surrogate(problem.network, job.method, job.sparsity)
+                if not _reaches_output(surrogate.network, problem):
+                    stats["skipped"] = ("the pruned network has lost every path from the inputs "
+                                        "to the objective: its MILP would say nothing")
+                    continue
+            net = problem.network if surrogate is None else surrogate.network
+            built = build_milp(problem, net, bounds, lp_budget_s=0.3 * jb.remaining())
+            x_lp = _lp_point(built, problem, jb.share(0.1)) if lp_points else None
+            if x_lp is not None:
+                shared.offer(x_lp, f"LP point ({name})")
+                shared.to_polish(x_lp, f"LP point ({name})")
+            hooks = RunHooks(on_point=_incumbent_to(shared, name), offered=offered_for(name),
+                             should_stop=shared.done.is_set)
+            with shared.lock:
+                start = None if shared.best_x is None else shared.best_x.copy()
+            run: RunResult = run_problem(
+                problem, surrogate, label=name, time_limit_s=max(jb.remaining(), 0.05),
+                bounds=built.bounds, warm_start=start if start is not None else "auto",
+                seed=seed, hooks=hooks, stop_on_success=True)
+            d = run.to_dict()
+            d.pop("trace", None)
+            out.append(d)
+            stats.update(status=run.status, nodes=run.node_count, incumbents=run.incumbents,
+                         bound=run.bound, verdict=run.verdict)
+            if surrogate is None and run.verdict == "unsat":
+                stats["proved"] = True
+                shared.done.set()
+        except Exception as exc:  # one component failing must not sink the others
+            stats["error"] = f"{type(exc).__name__}: {exc}"
+        finally:
+            stats["time_s"] += time.perf_counter() - t_job
+            stats["calls"] += 1
+
+
+def portfolio(
+    problem: Problem,
+    *,
+    time_limit_s: float = 60.0,
+    milps: Sequence[MilpJob] = DEFAULT_MILPS,
+    bounds: Any = "symbolic",
+    seed: int = 0,
+    confirm: Callable[[np.ndarray], bool] | None = None,
+    progress: Callable[[str], None] | None = None,
+    polish_cap_s: float = 5.0,
+    polish_share: float = 0.3,
+    gradient: bool = True,
+    local: bool = True,
+    lp_points: bool = True,
+) -> PortfolioResult:
+    """Run the portfolio on ``problem`` for ``time_limit_s`` seconds (see the module docstring).
+
+    ``milps``: the MILP jobs, in order (empty: generators only). ``confirm(x)``: an extra check
+    of a verification counterexample (e.g. onnxruntime). ``polish_cap_s``: the longest one local
+    search may run; ``polish_share``: the share of the main thread's time the local search may
+    take (gradient descent gets the rest: at 1000 inputs it is the strongest generator).
+    ``gradient``, ``local``, ``lp_points``: switch a generator off (the benchmark runs each alone
+    against the whole); without MILPs, ``lp_points`` solves the dense MILP's LP relaxation in the
+    main thread."""
+    t0 = time.perf_counter()
+    budget = Budget.of(time_limit_s, what="time_limit_s")
+    objective = OutputObjective.of_problem(problem)
+    shared = _Shared(problem, objective, t0, progress, confirm)
+    net, box = problem.network, problem.input_set
+    start = getattr(problem, "x0", None)
+    x_start = np.asarray(start if start is not None else (box.lower + box.upper) / 2.0,
+                         dtype=np.float64)
+    shared.offer(x_start, "start")
+    start_value = objective.to_problem_units(shared.best_t)
+    highspy.Highs.resetGlobalScheduler(True)  # once, before any two solves run side by side
+    runs: list[dict[str, Any]] = []
+    thread = None
+    if milps:
+        thread = threading.Thread(
+            target=_run_milps,
+            args=(problem, list(milps), budget, shared, bounds, seed, runs, lp_points),
+            name="portfolio-milp", daemon=True)
+        thread.start()
+    polished: set[bytes] = set()
+    if lp_points and not milps:
+        stats = shared.component("LP point (dense)")
+        t1 = time.perf_counter()
+        built = build_milp(problem, net, bounds, lp_budget_s=0.3 * budget.remaining())
+        x_lp = _lp_point(built, problem, budget.share(0.2))
+        stats["time_s"] += time.perf_counter() - t1
+        stats["calls"] += 1
+        if x_lp is not None:
+            shared.offer(x_lp, "LP point (dense)")
+            shared.to_polish(x_lp, "LP point (dense)")
+    if local and not gradient:
+        shared.to_polish(x_start, "start")
+
+    def polish(name: str, x: np.ndarray) -> None:
+        if not local:
+            return
+        key = b"".join(p.tobytes() for p in activation_pattern(net, x))
+        if key in polished or budget.expired():
+            return
+        polished.add(key)
+        stats = shared.component("local search")
+        t1 = time.perf_counter()
+        res = local_search(net, objective, box, x,
+                           budget=budget.until(t1 + max(polish_cap_s, 0.0)))
+        stats["time_s"] += time.perf_counter() - t1
+        stats["calls"] += 1
+        stats["regions"] = stats.get("regions", 0) + res.regions
+        if res.improved:
+            shared.offer(res.x, f"local search <- {name}")
+
+    rnd = 0
+    rng = np.random.default_rng(seed)
+    while not budget.expired() and not shared.done.is_set():
+        spent = shared.component("local search")["time_s"]
+        if spent <= polish_share * (time.perf_counter() - t0) or rnd == 0:
+            try:
+                _, _, name, x = shared.polish.get_nowait()
+                polish(name, x)
+                continue
+            except queue.Empty:
+                pass
+        if not gradient:
+            if thread is None or not thread.is_alive():
+                if not local:
+                    break
+                # the local search alone: walk again from a random point of the set
+                shared.to_polish(box.sample(1, rng)[0], "random start")
+                continue
+            time.sleep(0.01)
+            continue
+        stats = shared.component("gradient descent")
+        t1 = time.perf_counter()
+        res = gradient_descent(net, objective, box, budget=budget, rounds=1, seed=seed + rnd,
+                               first=x_start if rnd == 0 else None)
+        stats["time_s"] += time.perf_counter() - t1
+        stats["calls"] += 1
+        rnd += 1
+        if shared.offer(res.x, "gradient descent") or rnd == 1:
+            polish("gradient descent", res.x)
+    shared.done.set()
+    if thread is not None:
+        thread.join(timeout=max(budget.remaining(), 0.0) + 5.0)
+    return _result(problem, shared, start_value, runs, time.perf_counter() - t0)
+
+
+def _result(problem: Problem, shared: _Shared, start_value: float, runs: list[dict[str, Any]],
+            total_s: float) -> PortfolioResult:
+    dense = [r for r in runs if r.get("sparsity", 0.0) == 0.0]
+    bound = dense[-1].get("bound") if dense else None
+    best = shared.objective.to_problem_units(shared.best_t)
+    status = "time_limit"
+    if problem.kind == "verification":
+        if shared.success is not None:
+            status = "sat"
+        elif dense and dense[-1].get("verdict") == "unsat":
+            status = "unsat"
+    elif bound is not None:
+        gap = (bound - best) if problem.maximize else (best - bound)
+        if gap <= 1e-6 * max(1.0, abs(best)):
+            status = "optimal"
+    x = shared.success if shared.success is not None else shared.best_x
+    assert x is not None
+    return PortfolioResult(best, x, start_value, bound, status, total_s, tuple(shared.trace),
+                           shared.stats, runs)
