@@ -67,6 +67,7 @@ from surrogate.problems.attack import pgd_attack
 from surrogate.problems.verification import VerificationProblem
 from surrogate.problems.vnnlib_problem import problems_from_property
 from surrogate.prune.checks import check_sparsity
+from surrogate.search.bab import input_split_bab
 from surrogate.sets import Box
 from surrogate.vnnlib.parser import Case, read_vnnlib
 
@@ -100,6 +101,10 @@ ATTACK_SHARE = 0.03
 ATTACK_EXTRA_MAX_S = 0.1
 #: At most this many PGD rounds (each a new seed) over all cases.
 ATTACK_ROUNDS = 10
+#: The verification strategies (see :func:`verify_instance`).
+STRATEGIES = ("auto", "bab", "milp")
+#: ``strategy="auto"`` splits the input box of networks with at most this many inputs.
+INPUT_SPLIT_MAX_INPUTS = 16
 #: Share of a run's time that ``bounds="lp"`` may spend tightening bounds.
 LP_BOUNDS_SHARE = LP_SHARE
 #: An instance whose runs all ended with more than this share of its time left, without an
@@ -117,7 +122,7 @@ class VerifyResult:
     wall_s: float
     counterexample_x: tuple[float, ...] | None
     counterexample_y: tuple[float, ...] | None  # onnxruntime outputs at x
-    method: str  # "attack" | "milp" | "milp-surrogate" | "none"
+    method: str  # "attack" | "milp" | "milp-surrogate" | "bab" | "bab+milp" | "none"
     cases: int
     details: dict = field(default_factory=dict)  # per-case runs, prune info, bounds
     reason: str | None = None  # why "unknown": what stopped the proof before the time limit
@@ -412,6 +417,7 @@ def verify_instance(
     seed: int = 0,
     progress: Progress | None = None,
     fallback_dense: bool = True,
+    strategy: str = "auto",
 ) -> VerifyResult:
     """Verify the property ``vnnlib_path`` on the network ``onnx_path`` within ``time_limit_s``.
 
@@ -421,23 +427,28 @@ def verify_instance(
     counterexample, run the dense MILP for the rest of the case's time (so ``unsat`` is still
     possible); ``False`` keeps the surrogate's answer (``sat`` or ``timeout``). ``attack``: try
     PGD first. ``bounds``: ``"interval"``, ``"symbolic"`` or ``"lp"`` for the big-M constants.
-    ``progress``: called with one-line messages. See the module docstring for the guarantees.
+    ``progress``: called with one-line messages. ``strategy``: ``"auto"`` (input splitting for
+    networks with at most :data:`INPUT_SPLIT_MAX_INPUTS` inputs and box cases, the MILP
+    otherwise), ``"bab"`` or ``"milp"``. See the module docstring for the guarantees.
     """
     t_start = time.perf_counter()
     method_name = _check_options(time_limit_s, prune_method, sparsity, bounds)
+    if strategy not in STRATEGIES:
+        raise InputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     # The matrices here are small (one point or a few at a time): OpenBLAS threads only spin,
     # and on a loaded 2-core machine they made the attack ~25x slower.
     with threadpool_limits(limits=1, user_api="blas"):
         return _verify(
             Path(onnx_path), Path(vnnlib_path), t_start, float(time_limit_s), method_name,
             float(sparsity), bool(attack), bounds, int(seed), progress, bool(fallback_dense),
+            strategy,
         )
 
 
 def _verify(
     onnx_path: Path, vnnlib_path: Path, t_start: float, time_limit_s: float,
     method_name: str | None, sparsity: float, attack: bool, bounds: str, seed: int,
-    progress: Progress | None, fallback_dense: bool,
+    progress: Progress | None, fallback_dense: bool, strategy: str = "auto",
 ) -> VerifyResult:
     network = read_onnx(onnx_path)
     prop = read_vnnlib(vnnlib_path, n_inputs=network.n_inputs, n_outputs=network.n_outputs)
@@ -467,6 +478,10 @@ def _verify(
     surrogate = None
     if method_name is not None:
         surrogate = _prune(inst, method_name, sparsity, details)
+    chosen = _choose(network, problems, strategy, surrogate is not None)
+    details["strategy"] = {"requested": strategy, "chosen": chosen,
+                           "inputs": network.n_inputs, "relus": network.relu_count()}
+    inst.say(f"strategy {chosen} ({network.n_inputs} inputs, {network.relu_count()} ReLUs)")
     if attack:
         extra = inst.budget.until(
             time.perf_counter() + min(ATTACK_SHARE * inst.remaining(), ATTACK_EXTRA_MAX_S))
@@ -483,8 +498,12 @@ def _verify(
         if remaining < MIN_SOLVE_S:
             break
         case = inst.budget.share(1.0 / (n - k))
-        verdict, how, x = _solve_case(inst, k, details["per_case"][k], surrogate, sparsity,
-                                      fallback_dense, case)
+        verdict, how, x = "unknown", "none", None
+        if chosen == "bab":
+            verdict, how, x = _bab_case(inst, k, details["per_case"][k], case)
+        if verdict == "unknown" and not case.expired():
+            verdict, how, x = _solve_case(inst, k, details["per_case"][k], surrogate, sparsity,
+                                          fallback_dense, case)
         if verdict == "sat" and x is not None:
             ok, xc, y_ort = check_counterexample(onnx_path, network, prop.cases[k], x)
             if ok:
@@ -494,10 +513,13 @@ def _verify(
         proved += verdict == "unsat"
         finished += 1
         details["per_case"][k]["verdict"] = verdict
+        details["per_case"][k]["method"] = how
     if proved == n:
-        return answer("unsat", "milp")
+        how_proved = sorted({rec["method"] for rec in details["per_case"]})
+        return answer("unsat", "+".join(how_proved))
     timed_out = any(run.get("status") == "time_limit"
-                    for rec in details["per_case"] for run in rec.get("runs", []))
+                    for rec in details["per_case"] for run in rec.get("runs", [])) or any(
+        rec.get("bab", {}).get("status") == "time_limit" for rec in details["per_case"])
     if (finished == n and not timed_out
             and inst.remaining() > max(MIN_SOLVE_S, GAVE_UP_SHARE * time_limit_s)):
         return answer("unknown", "none", reason=_reason(details))
@@ -516,6 +538,44 @@ def _reason(details: dict) -> str:
     if not notes:
         notes.append("the MILP ended without a proof or a checked counterexample")
     return "; ".join(notes)
+
+
+def _choose(network: Network, problems: list[VerificationProblem], requested: str,
+            pruned: bool) -> str:
+    """The strategy for this instance (see :func:`verify_instance`)."""
+    if requested != "auto":
+        return requested
+    boxes = all(isinstance(p.input_set, Box) for p in problems)
+    if not pruned and boxes and network.n_inputs <= INPUT_SPLIT_MAX_INPUTS:
+        return "bab"
+    return "milp"
+
+
+def _bab_case(inst: _Instance, k: int, record: dict, case: Budget
+              ) -> tuple[str, str, np.ndarray | None]:
+    """Input-splitting branch and bound on case ``k`` within ``case``'s time."""
+    problem = inst.problems[k]
+    if not isinstance(problem.input_set, Box):
+        return "unknown", "none", None
+
+    def confirm(x: np.ndarray) -> bool:
+        return check_counterexample(inst.onnx_path, inst.network, inst.cases[k], x)[0]
+
+    inst.say(f"case {k + 1}: input splitting (budget {case.remaining():.1f} s)")
+    res = input_split_bab(problem, budget=case, confirm=confirm)
+    info = res.to_dict()
+    info["status"] = "time_limit" if res.verdict == "unknown" and case.expired() else "ended"
+    record["bab"] = info
+    inst.say(f"case {k + 1}: input splitting ended after {res.time_s:.2f} s: {res.verdict}, "
+             f"{res.nodes} boxes, depth {res.max_depth}")
+    if res.verdict == "sat" and res.x is not None:
+        return "sat", "bab", res.x
+    if res.verdict == "unsat":
+        return "unsat", "bab", None
+    if res.stats.get("undecided"):
+        record["note"] = (f"input splitting left {res.stats['undecided']} boxes at float "
+                          "resolution undecided")
+    return "unknown", "none", None
 
 
 def _prune(inst: _Instance, method: str, sparsity: float, details: dict) -> Network:
