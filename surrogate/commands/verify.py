@@ -53,6 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-attack", action="store_true", help="skip the PGD attack")
     p.add_argument("--bounds", choices=("interval", "symbolic", "lp"), default="lp",
                    help="bound method for the big-M constants (default lp)")
+    p.add_argument("--strategy", choices=("auto", "bab", "milp"), default="auto",
+                   help="auto (default): branch and bound over the input box for networks with "
+                   "at most 16 inputs, the MILP otherwise; bab or milp to force one")
     p.add_argument("--seed", type=int, default=0, help="seed of the attack and the solver")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -117,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         args.onnx, args.vnnlib, time_limit_s=args.time_limit, prune_method=args.prune,
         sparsity=args.sparsity, attack=not args.no_attack, bounds=args.bounds, seed=args.seed,
         progress=check_interrupt if args.quiet else stderr_progress,
-        fallback_dense=not args.no_fallback,
+        fallback_dense=not args.no_fallback, strategy=args.strategy,
     )
     x, y = res.counterexample_x, res.counterexample_y
     if args.counterexample and x is not None and y is not None:
