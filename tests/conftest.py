@@ -1,13 +1,24 @@
-"""Shared fixtures. ``../shared`` (benchmarks) is read in place, never copied into the repo."""
+"""Shared fixtures. ``../shared`` (benchmarks) is read in place, never copied into the repo.
+
+The tests are grouped by layer, one folder each (``tests/network``, ``tests/bounds``, ...). The
+helper modules they import by name (``exact_oracle`` and ``soundness_cases`` in
+``tests/soundness``) are put on ``sys.path`` here, so any folder can import them and a single
+folder can be run on its own.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+for _helpers in (TESTS, TESTS / "soundness"):
+    if str(_helpers) not in sys.path:
+        sys.path.insert(0, str(_helpers))
 SHARED = Path(os.environ.get("SURROGATE_SHARED", REPO.parent / "shared"))
 VNNCOMP = SHARED / "bench" / "vnncomp"
 

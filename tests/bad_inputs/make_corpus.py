@@ -1,4 +1,4 @@
-"""Write the bad-input corpus of ``tests/test_bad_inputs.py`` (run from the repository root):
+"""Write the bad-input corpus of ``tests/cli/test_bad_inputs.py`` (run from the repository root):
 
     .venv/bin/python tests/bad_inputs/make_corpus.py
 

@@ -29,10 +29,10 @@ import pytest
 
 from surrogate.cli import main
 
-CORPUS = Path(__file__).resolve().parent / "bad_inputs"
+CORPUS = Path(__file__).resolve().parents[1] / "bad_inputs"
 NET = "{B}/ok/net.onnx"
 PROP = "{B}/ok/prop.vnnlib"
-SMOKE = str(Path(__file__).resolve().parents[1] / "problems" / "smoke.toml")
+SMOKE = str(Path(__file__).resolve().parents[2] / "problems" / "smoke.toml")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import pytest
 
 from surrogate.bench.record import RecordEntry, check_record, read_record
 
-RECORD = Path(__file__).parent / "data" / "vnncomp_record.json.gz"
+RECORD = Path(__file__).resolve().parents[1] / "data" / "vnncomp_record.json.gz"
 
 
 @pytest.fixture(scope="module")

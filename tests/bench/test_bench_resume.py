@@ -411,7 +411,7 @@ def test_a_moved_campaign_keeps_its_keys_so_a_resume_does_not_run_everything_aga
 
     from surrogate.bench.worker import error_outcome
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     first = tmp_path / "here" / "campaign"
     (first / "nets").mkdir(parents=True)
     shutil.copy(repo / "models" / "digits-2x32.onnx", first / "nets" / "a.onnx")

@@ -25,7 +25,7 @@ from surrogate.bench.worker import Outcome, error_outcome, execute
 from surrogate.cli import main
 from surrogate.errors import InputError, ModelFileError, ParseError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PROBLEMS = REPO / "problems"
 SMOKE = PROBLEMS / "smoke.toml"
 
