@@ -4,11 +4,9 @@ mnist_fc 256x2 network of VNN-COMP."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import numpy as np
 import pytest
+from factories import random_net
 from scipy.optimize import linprog
 
 from surrogate.bounds import Bounds, compute_bounds, interval_bounds, lp_bounds, symbolic_bounds
@@ -19,17 +17,6 @@ from surrogate.network.spec import DenseLayer, Network
 from surrogate.sets import Box, L1Ball
 
 METHODS = ("interval", "symbolic", "lp")
-
-
-def random_net(widths: list[int], seed: int, linear_hidden: int | None = None) -> Network:
-    """ReLU MLP with N(0, 1/n_in) weights and N(0, 0.3) biases; output layer linear."""
-    rng = np.random.default_rng(seed)
-    layers = []
-    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
-        act = "linear" if i == len(widths) - 2 or i == linear_hidden else "relu"
-        w = rng.normal(size=(n_out, n_in)) / np.sqrt(n_in)
-        layers.append(DenseLayer(w, 0.3 * rng.normal(size=n_out), act))
-    return Network(tuple(layers))
 
 
 def random_box(n: int, seed: int) -> Box:
@@ -94,7 +81,7 @@ CASES = [
 def case(request: pytest.FixtureRequest) -> tuple[Network, Box | L1Ball, dict[str, Bounds]]:
     _, widths, kind, linear_hidden, prune = request.param
     seed = len(widths) * 10 + widths[1]
-    net = random_net(widths, seed, linear_hidden)
+    net = random_net(widths, seed, linear_hidden=linear_hidden)
     if prune is not None:
         net = pruned(net, prune[0], prune[1], seed)
     s = random_box(widths[0], seed) if kind == "box" else random_l1(widths[0], seed)
@@ -428,26 +415,6 @@ def test_errors_name_the_problem() -> None:
 
 
 # ------------------------------------------------------------------ VNN-COMP mnist_fc 256x2
-
-
-def vnnlib_box(path: Path, n: int) -> Box:
-    """The X bounds of a VNN-LIB file (``(assert (<= X_i v))`` / ``(>= X_i v)``)."""
-    text = path.read_text()
-    num = r"([-+0-9.eE]+)"
-    lo, hi = np.full(n, np.nan), np.full(n, np.nan)
-    for i, v in re.findall(r"\(\s*>=\s*X_(\d+)\s+" + num + r"\s*\)", text):
-        lo[int(i)] = float(v)
-    for i, v in re.findall(r"\(\s*<=\s*X_(\d+)\s+" + num + r"\s*\)", text):
-        hi[int(i)] = float(v)
-    return Box(lo, hi)
-
-
-@pytest.fixture(scope="module")
-def mnist(vnncomp: Path) -> tuple[Network, Box]:
-    from surrogate.network.onnx_io import read_onnx
-
-    net = read_onnx(vnncomp / "mnist_fc" / "onnx" / "mnist-net_256x2.onnx")
-    return net, vnnlib_box(vnncomp / "mnist_fc" / "vnnlib_2022" / "prop_0_0.03.vnnlib", 784)
 
 
 @pytest.mark.parametrize("kind", ["linf", "l1"])

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pyomo.environ as pyo
 import pytest
-from test_encode import random_net, tiny_net
+from factories import random_net, tiny_net
 
 import surrogate
 from surrogate import Box, InputError, L1Ball, MaximizationProblem, Network, add_network, run_milp
@@ -98,7 +98,7 @@ def test_fixed_inputs_outputs_equal_the_float64_forward_pass(sparsity: float, in
     """The key test: fix the inputs of the embedded network (dense or pruned) at several points,
     solve through Pyomo, and the MILP's outputs are the forward pass."""
     rng = np.random.default_rng(7)
-    dense = random_net(rng, [6, 16, 12, 4])
+    dense = random_net([6, 16, 12, 4], rng)
     net = dense if sparsity == 0 else apply(dense, "magnitude", sparsity).network
     box = Box(-np.ones(6), np.ones(6))
     m = pyo.ConcreteModel()
@@ -135,7 +135,7 @@ def test_fixed_inputs_on_a_shipped_model_with_user_variables(digits) -> None:
 # ----------------------------------------------------------------------------- user variables
 def test_user_variables_in_the_objective_reach_run_milps_optimum() -> None:
     rng = np.random.default_rng(11)
-    net = random_net(rng, [3, 8, 6, 2])
+    net = random_net([3, 8, 6, 2], rng)
     box = Box(np.zeros(3), np.ones(3))
     m = pyo.ConcreteModel()
     m.x = pyo.Var(range(3))  # no bounds of its own: the input set bounds it through the links
@@ -171,7 +171,7 @@ def test_input_set_from_the_user_variables_bounds_and_from_a_pair() -> None:
 
 def test_l1_ball_with_user_variables() -> None:
     rng = np.random.default_rng(4)
-    net = random_net(rng, [5, 8, 2])
+    net = random_net([5, 8, 2], rng)
     ball = L1Ball(np.full(5, 0.5), 0.3, Box(np.zeros(5), np.ones(5)))
     m = pyo.ConcreteModel()
     m.x = pyo.Var(range(5))
@@ -250,12 +250,12 @@ def test_other_refusals() -> None:
         add_network(m, "net.onnx", box)  # type: ignore[arg-type]
     m.y = pyo.Var(range(1))
     with pytest.raises(InputError, match=r"output_vars\[1\] and output_vars\[0\] are the same variable"):
-        add_network(m, random_net(np.random.default_rng(0), [2, 3, 2]), box, output_vars=[m.y[0], m.y[0]])
+        add_network(m, random_net([2, 3, 2], np.random.default_rng(0)), box, output_vars=[m.y[0], m.y[0]])
     nn = add_network(m, net, box)
     with pytest.raises(InputError, match=r"^input variable nn.inputs\[0\] has no value: solve the model"):
         nn.get_error()
     with pytest.raises(InputError, match="reference takes 3 inputs and gives 2 outputs"):
-        nn.get_error(reference=random_net(np.random.default_rng(0), [3, 4, 2]))
+        nn.get_error(reference=random_net([3, 4, 2], np.random.default_rng(0)))
 
 
 # ----------------------------------------------------------------------------- the handle
@@ -276,7 +276,7 @@ def _pyomo_count(block: pyo.Block) -> tuple[int, int, int]:
 @pytest.mark.parametrize("bounds", ["interval", "symbolic"])
 @pytest.mark.parametrize("sparsity", [0.0, 0.8])
 def test_stats_are_the_matrix_paths_and_the_blocks_size(sparsity: float, bounds: str) -> None:
-    dense = random_net(np.random.default_rng(2), [8, 20, 20, 3])
+    dense = random_net([8, 20, 20, 3], np.random.default_rng(2))
     net = dense if sparsity == 0 else apply(dense, "magnitude", sparsity).network
     box = Box(np.zeros(8), np.ones(8))
     for input_set in (box, L1Ball(np.full(8, 0.5), 0.5, box)):
@@ -329,7 +329,7 @@ def test_networks_chain_through_the_handles() -> None:
     """One network's outputs as another's inputs: the second input set comes from the bounds
     of the first one's output variables, and the pair computes the composition."""
     rng = np.random.default_rng(5)
-    first, second = random_net(rng, [3, 6, 4]), random_net(rng, [4, 5, 2])
+    first, second = random_net([3, 6, 4], rng), random_net([4, 5, 2], rng)
     m = pyo.ConcreteModel()
     a = add_network(m, first, Box(np.zeros(3), np.ones(3)), name="a")
     b = add_network(m, second, None, input_vars=a.output, name="b")

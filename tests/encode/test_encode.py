@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 import pytest
+from factories import random_net, tiny_net
 
 from surrogate import DenseLayer, InputError, Network
 from surrogate.bounds import compute_bounds
@@ -17,14 +18,6 @@ from surrogate.encode.stock import add_stock_network
 from surrogate.prune import apply
 from surrogate.sets import Box, L1Ball
 from surrogate.solve import solve_matrix
-
-
-def random_net(rng: np.random.Generator, widths: list[int]) -> Network:
-    layers = []
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
-        act = "linear" if i == len(widths) - 2 else "relu"
-        layers.append(DenseLayer(rng.standard_normal((b, a)) / np.sqrt(a), rng.standard_normal(b) * 0.3, act))
-    return Network(tuple(layers), name="rand")
 
 
 def fixed_input_outputs(net: Network, x: np.ndarray, bounds_on: Box) -> np.ndarray:
@@ -42,7 +35,7 @@ def fixed_input_outputs(net: Network, x: np.ndarray, bounds_on: Box) -> np.ndarr
 @pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.9])
 def test_milp_outputs_equal_forward_pass_at_fixed_inputs(sparsity: float) -> None:
     rng = np.random.default_rng(1)
-    dense = random_net(rng, [6, 12, 10, 4])
+    dense = random_net([6, 12, 10, 4], rng)
     net = dense if sparsity == 0 else apply(dense, "magnitude", sparsity).network
     box = Box(np.zeros(6), np.ones(6))
     for x in rng.random((6, 6)):
@@ -56,15 +49,6 @@ def test_shipped_model_outputs_equal_forward_pass(digits) -> None:
     box = Box(np.zeros(64), np.ones(64))
     for x in digits.x_test[:3]:
         np.testing.assert_allclose(fixed_input_outputs(net, x, box), net.forward(x), atol=1e-6)
-
-
-def tiny_net() -> Network:
-    # h0 = relu(x0 + x1 - 0.5) unstable on [0,1]^2; h1 = relu(x0 + 1) stably active;
-    # h2 = relu(-x0 - 1) stably inactive; y = h0 + 2 h1 + 3 h2 (the x1 weight of h1 is zero)
-    w1 = np.array([[1.0, 1.0], [1.0, 0.0], [-1.0, 0.0]])
-    b1 = np.array([-0.5, 1.0, -1.0])
-    w2 = np.array([[1.0, 2.0, 3.0]])
-    return Network((DenseLayer(w1, b1, "relu"), DenseLayer(w2, np.zeros(1), "linear")))
 
 
 def test_structure_no_binary_for_stable_neurons_no_term_for_zero_weights() -> None:
@@ -100,7 +84,7 @@ def test_unneeded_neurons_get_no_variables() -> None:
 
 def test_pruned_build_has_fewer_nonzeros() -> None:
     rng = np.random.default_rng(0)
-    dense = random_net(rng, [30, 40, 40, 5])
+    dense = random_net([30, 40, 40, 5], rng)
     box = Box(np.zeros(30), np.ones(30))
     sizes = []
     for p in (0.0, 0.9):
@@ -130,7 +114,7 @@ def test_pyomo_block_optimum_is_attained_by_the_network(formulation: str) -> Non
     """The Pyomo block's (ours and stock OMLT's) optimum equals the network's output at the
     optimal inputs, and no random point of the box beats it."""
     rng = np.random.default_rng(3)
-    net = random_net(rng, [4, 8, 8, 2])
+    net = random_net([4, 8, 8, 2], rng)
     box = Box(np.zeros(4), np.ones(4))
     best, x = _pyomo_max(net, box, formulation)
     assert net.forward(x)[0] == pytest.approx(best, abs=1e-6)
@@ -139,7 +123,7 @@ def test_pyomo_block_optimum_is_attained_by_the_network(formulation: str) -> Non
 
 def test_pyomo_block_enforces_l1_ball() -> None:
     rng = np.random.default_rng(4)
-    net = random_net(rng, [5, 8, 2])
+    net = random_net([5, 8, 2], rng)
     ball = L1Ball(np.full(5, 0.5), 0.3, Box(np.zeros(5), np.ones(5)))
     for form in ("sparse-bigm", "omlt-bigm"):
         best, x = _pyomo_max(net, ball, form)
@@ -223,7 +207,7 @@ def test_layer_csr_is_the_weight_and_cannot_go_stale() -> None:
 def test_pyomo_build_restores_the_garbage_collector_state() -> None:
     import gc
 
-    net = random_net(np.random.default_rng(5), [3, 4, 2])
+    net = random_net([3, 4, 2], np.random.default_rng(5))
     box = Box(np.zeros(3), np.ones(3))
     assert gc.isenabled()
     add_network(pyo.ConcreteModel(), net, box)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from factories import random_net
 from onnx import TensorProto, helper, numpy_helper
 
 from surrogate.errors import InputError, ModelFileError, UnsupportedModelError
@@ -65,14 +66,7 @@ def _random_network(
     widths: list[int], *, seed: int = 0, input_shape: tuple[int, ...] = (), last: str = "linear"
 ) -> Network:
     """Weights drawn as float32 values, so writing them to ONNX loses nothing."""
-    rng = np.random.default_rng(seed)
-    layers = []
-    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
-        w = rng.normal(0.0, 1.0 / np.sqrt(n_in), size=(n_out, n_in)).astype(np.float32)
-        b = rng.normal(0.0, 0.1, size=n_out).astype(np.float32)
-        act = last if i == len(widths) - 2 else "relu"
-        layers.append(DenseLayer(w, b, act))  # type: ignore[arg-type]
-    return Network(tuple(layers), input_shape=input_shape, name="random_net")
+    return random_net(widths, seed, bias_scale=0.1, float32=True, input_shape=input_shape, last=last)
 
 
 def _assert_matches_onnxruntime(network: Network, model: str | Path | bytes, x: np.ndarray) -> None:

@@ -4,11 +4,9 @@ with magnitude pruning, and the mnist_fc 256x2 network."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import numpy as np
 import pytest
+from factories import random_net
 
 from surrogate.bounds import compute_bounds, interval_bounds
 from surrogate.errors import InputError
@@ -16,17 +14,6 @@ from surrogate.network.spec import DenseLayer, Network
 from surrogate.prune import apply, available
 from surrogate.prune.methods.compress import compress_exact, drop_dead_neurons, row_basis
 from surrogate.sets import Box, L1Ball
-
-
-def random_net(widths: list[int], seed: int, bias_scale: float = 0.3) -> Network:
-    rng = np.random.default_rng(seed)
-    layers = [
-        DenseLayer(rng.normal(size=(n_out, n_in)) / np.sqrt(n_in),
-                   bias_scale * rng.normal(size=n_out),
-                   "relu" if i < len(widths) - 2 else "linear")
-        for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True))
-    ]
-    return Network(tuple(layers), name="toy")
 
 
 def stable_net(seed: int = 0) -> Network:
@@ -210,18 +197,6 @@ def test_compress_then_prune_composes() -> None:
 
 
 # ------------------------------------------------------------------ VNN-COMP mnist_fc 256x2
-
-
-@pytest.fixture(scope="module")
-def mnist(vnncomp: Path) -> tuple[Network, Box]:
-    from surrogate.network.onnx_io import read_onnx
-
-    net = read_onnx(vnncomp / "mnist_fc" / "onnx" / "mnist-net_256x2.onnx")
-    text = (vnncomp / "mnist_fc" / "vnnlib_2022" / "prop_0_0.03.vnnlib").read_text()
-    lo, hi = np.full(784, np.nan), np.full(784, np.nan)
-    for op, i, v in re.findall(r"\(\s*(<=|>=)\s*X_(\d+)\s+([-+0-9.eE]+)\s*\)", text):
-        (hi if op == "<=" else lo)[int(i)] = float(v)
-    return net, Box(lo, hi)
 
 
 def test_mnist_compression_is_exact_on_linf_and_l1(mnist) -> None:

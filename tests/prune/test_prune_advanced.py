@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import surrogate.prune as prune
+from surrogate.bench.networks import random_mlp
 from surrogate.errors import InputError
 from surrogate.network.spec import Network
-from surrogate.network.torch_io import from_torch
 from surrogate.prune.finetune import (
     cross_entropy,
     finetune_with_rewinding,
@@ -32,19 +32,10 @@ from surrogate.sets import Box
 
 
 # ----------------------------------------------------------------------------------- fixtures
-def _init(widths: list[int], seed: int) -> Network:
-    torch.manual_seed(seed)
-    mods: list[torch.nn.Module] = []
-    for a, b in zip(widths[:-2], widths[1:-1], strict=True):
-        mods += [torch.nn.Linear(a, b), torch.nn.ReLU()]
-    mods.append(torch.nn.Linear(widths[-2], widths[-1]))
-    return from_torch(torch.nn.Sequential(*mods))
-
-
 def _train(
     widths: list[int], seed: int, data: tuple[np.ndarray, np.ndarray], epochs: int
 ) -> Network:
-    net = _init(widths, seed)
+    net = random_mlp(widths, seed)  # PyTorch's default initialisation
     dense = Masks.ones(net)
     return train_masked(net, data, dense, epochs=epochs, lr=0.1, momentum=0.9, seed=seed)
 

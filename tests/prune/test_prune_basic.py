@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import random_net
 
 from surrogate.cli import main
 from surrogate.errors import InputError
@@ -29,16 +30,8 @@ SPARSITIES = (0.3, 0.5, 0.8, 0.9, 0.95)
 
 
 def _net(widths: list[int], seed: int = 0) -> Network:
-    rng = np.random.default_rng(seed)
-    layers = [
-        DenseLayer(
-            rng.normal(size=(n_out, n_in)),
-            rng.normal(size=n_out),
-            "relu" if i < len(widths) - 2 else "linear",
-        )
-        for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True))
-    ]
-    return Network(tuple(layers), name="toy")
+    """Weights and biases N(0, 1): layers of one scale, so per-layer and global pruning agree."""
+    return random_net(widths, seed, weight_scale=1.0, bias_scale=1.0, name="toy")
 
 
 @pytest.fixture
