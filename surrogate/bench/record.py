@@ -73,7 +73,7 @@ def _rows(store: Path) -> Iterable[dict[str, Any]]:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         for (record,) in con.execute(
-            "SELECT record FROM results WHERE status = 'ok' AND sparsity = 0 "
+            "SELECT record FROM results WHERE status = 'ok' AND config = 'dense' "
             "AND outcome IN ('sat', 'unsat') ORDER BY key"
         ):
             yield json.loads(record)

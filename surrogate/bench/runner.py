@@ -52,6 +52,8 @@ _GROWABLE = {
     "images",
     "eps",
     "outputs",
+    "balls",
+    "pipelines",
 }
 
 
@@ -228,10 +230,11 @@ def _spec_dict(spec: CampaignSpec) -> dict[str, Any]:
 
 
 def _settings(d: dict[str, Any]) -> dict[str, Any]:
-    """The parts of a spec dict that must not change between runs into one folder."""
+    """The parts of a spec dict that must not change between runs into one folder (a setting
+    that is None is left out: it reads the same as one a spec.json written before it existed)."""
     out = {}
     for k, v in d.items():
-        if k in _GROWABLE:
+        if k in _GROWABLE or v is None:
             continue
         out[k] = _settings(v) if isinstance(v, dict) and k == "problem" else v
     return out

@@ -16,11 +16,14 @@ methods: its MILP does not depend on the pruning method. Format::
     sparsities = [0.0, 0.5, 0.8]       # in [0, 1); 0.0 = the dense network
     seeds = [0]                        # HiGHS random seeds
     bounds = "symbolic"                # optional: interval | symbolic | lp
+    pipelines = ["ours"]               # optional: ours | stock-omlt | highs:NAME (see
+                                       # surrogate.bench.pipelines); one task per pipeline
 
     [problem]
     kind = "robustness"                # digits test images as x0
     norm = "l1"                        # l1 | linf
-    eps = 5.0                          # a number or a list of numbers
+    eps = 5.0                          # a number or a list of numbers, or a table of them
+                                       # by norm: eps = { linf = 0.05, l1 = 2.0 } (no 'norm')
     target = "top2"                    # top2 | any | class index
     images = [0, 1, 2, 3]              # digits test-split indices
     stop_on_success = true             # optional: stop a run at its first dense adversarial
@@ -33,6 +36,14 @@ methods: its MILP does not depend on the pruning method. Format::
     lower = 0.0                        # optional
     upper = 1.0                        # optional
 
+    # or
+    [problem]
+    kind = "build"                     # time the MILP build of each network (no solve)
+    lower = 0.0                        # optional: the input box
+    upper = 1.0                        # optional
+    repeats = 3                        # optional: timings per task (the median is reported)
+                                       # (time_limit_s is optional for build sweeps)
+
     [prune]                            # optional
     data = "digits"                    # pass the digits training split to data-driven methods
     [prune.options.random]             # optional keyword options per method
@@ -40,6 +51,9 @@ methods: its MILP does not depend on the pruning method. Format::
 
 An **instances.csv** (VNN-COMP layout) has rows ``onnx,vnnlib,timeout_s`` with paths relative to
 the csv's folder; each row is one instance for :func:`surrogate.app.verify.verify_instance`.
+
+Both kinds take a list of **pipelines** (:mod:`surrogate.bench.pipelines`): every task runs once
+per pipeline, ``ours`` (the library) by default.
 """
 
 from __future__ import annotations
@@ -53,6 +67,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from surrogate.bench.pipelines import DEFAULT as DEFAULT_PIPELINE
+from surrogate.bench.pipelines import check_pipelines
 from surrogate.errors import InputError, ModelFileError, ParseError
 from surrogate.prune.checks import check_sparsity
 
@@ -71,10 +87,12 @@ __all__ = [
 ]
 
 BOUNDS_METHODS = ("interval", "symbolic", "lp")
-_SWEEP_KEYS = ("name", "time_limit_s", "networks", "methods", "sparsities", "seeds", "bounds")
-_SWEEP_REQUIRED = ("name", "time_limit_s", "networks", "sparsities")
+_SWEEP_KEYS = ("name", "time_limit_s", "networks", "methods", "sparsities", "seeds", "bounds",
+               "pipelines")
+_SWEEP_REQUIRED = ("name", "networks", "sparsities")
 _ROBUST_KEYS = ("kind", "norm", "eps", "target", "images", "stop_on_success")
 _MAX_KEYS = ("kind", "outputs", "minimize", "lower", "upper")
+_BUILD_KEYS = ("kind", "lower", "upper", "repeats")
 _PRUNE_KEYS = ("data", "options")
 _RANDOM_RE = re.compile(r"^random:(\d+(?:-\d+)+):seed=(\d+)$")
 
@@ -90,7 +108,7 @@ def number_label(v: float) -> str:
 class ProblemSpec:
     """What to solve on every network of a sweep (see the module docstring)."""
 
-    kind: str  # "robustness" | "maximize"
+    kind: str  # "robustness" | "maximize" | "build"
     norm: str = "l1"
     eps: tuple[float, ...] = ()
     target: str | int = "top2"
@@ -100,15 +118,25 @@ class ProblemSpec:
     minimize: bool = False
     lower: float = 0.0
     upper: float = 1.0
+    balls: tuple[tuple[str, float], ...] = ()  # (norm, eps) pairs: eps given as a table by norm
+    repeats: int | None = None  # build: timings per task
 
     def instances(self) -> list[tuple[str, dict[str, Any]]]:
         """``(instance id, parameters)`` of every problem instance, in a fixed order."""
+        if self.kind == "robustness" and self.balls:
+            return [
+                (f"img={i}:{norm}={number_label(e)}", {"image": i, "eps": e, "norm": norm})
+                for i in self.images
+                for norm, e in self.balls
+            ]
         if self.kind == "robustness":
             return [
                 (f"img={i}:eps={number_label(e)}", {"image": i, "eps": e})
                 for i in self.images
                 for e in self.eps
             ]
+        if self.kind == "build":
+            return [("build", {})]
         return [(f"out={k}", {"output": k}) for k in self.outputs]
 
 
@@ -127,6 +155,7 @@ class SweepSpec:
     bounds: str = "symbolic"
     prune_data: str | None = None
     prune_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pipelines: tuple[str, ...] = (DEFAULT_PIPELINE,)
     kind: str = "sweep"
 
     def to_dict(self) -> dict[str, Any]:
@@ -157,6 +186,7 @@ class InstancesSpec:
     sparsities: tuple[float, ...] = (0.0,)
     seeds: tuple[int, ...] = (0,)
     bounds: str = "lp"
+    pipelines: tuple[str, ...] = (DEFAULT_PIPELINE,)
     kind: str = "instances"
 
     def to_dict(self) -> dict[str, Any]:
@@ -281,18 +311,33 @@ def parse_sweep(text: str, *, path: str | None = None) -> SweepSpec:
     if not isinstance(name, str) or not name.strip():
         raise where.error(f"'name' must be a non-empty string, got {name!r}", "sweep", "name")
     data, options = _parse_prune(doc.get("prune", {}), methods, where)
+    problem = _parse_problem(doc["problem"], where)
+    if "time_limit_s" in sw:
+        limit = _positive(sw["time_limit_s"], "time_limit_s", "sweep", where)
+    elif problem.kind == "build":
+        limit = 0.0  # a build task solves nothing
+    else:
+        raise where.error("[sweep] needs 'time_limit_s'", "sweep")
+    pipelines: tuple[str, ...] = (DEFAULT_PIPELINE,)
+    if "pipelines" in sw:
+        try:
+            pipelines = check_pipelines(_str_list(sw, "pipelines", "sweep", where), problem.kind,
+                                        sparsities)
+        except InputError as exc:
+            raise where.error(str(exc), "sweep", "pipelines") from None
     return SweepSpec(
         name=name.strip(),
         path=str(path or ""),
-        time_limit_s=_positive(sw["time_limit_s"], "time_limit_s", "sweep", where),
+        time_limit_s=limit,
         networks=networks,
         methods=methods,
         sparsities=tuple(sorted(set(sparsities))),
         seeds=_unique(seeds, "seeds", where),
-        problem=_parse_problem(doc["problem"], where),
+        problem=problem,
         bounds=str(bounds),
         prune_data=data,
         prune_options=options,
+        pipelines=pipelines,
     )
 
 
@@ -422,7 +467,8 @@ def _parse_problem(tab: dict[str, Any], where: _Where) -> ProblemSpec:
         norm = tab.get("norm", "l1")
         if norm not in ("l1", "linf"):
             raise where.error(f"'norm' must be 'l1' or 'linf', got {norm!r}", "problem", "norm")
-        eps = tuple(float(e) for e in _num_list(tab, "eps", "problem", where))
+        balls = _balls(tab, where)
+        eps = () if balls else tuple(float(e) for e in _num_list(tab, "eps", "problem", where))
         if any(not math.isfinite(e) or e < 0 for e in eps):
             raise where.error(
                 f"'eps' must be finite numbers >= 0, got {list(eps)!r}", "problem", "eps"
@@ -454,7 +500,16 @@ def _parse_problem(tab: dict[str, Any], where: _Where) -> ProblemSpec:
             target=target,
             images=_unique(images, "images", where, "problem"),
             stop_on_success=stop,
+            balls=balls,
         )
+    if kind == "build":
+        _check_keys(tab, "problem", _BUILD_KEYS, ("kind",), where)
+        lo, hi = _box(tab, where)
+        repeats = tab.get("repeats", 3)
+        if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+            raise where.error(f"'repeats' must be an integer >= 1, got {repeats!r}", "problem",
+                              "repeats")
+        return ProblemSpec(kind="build", lower=lo, upper=hi, repeats=repeats)
     if kind == "maximize":
         _check_keys(tab, "problem", _MAX_KEYS, ("kind", "outputs"), where)
         outputs = tuple(
@@ -466,22 +521,52 @@ def _parse_problem(tab: dict[str, Any], where: _Where) -> ProblemSpec:
             raise where.error(
                 f"'minimize' must be true or false, got {minimize!r}", "problem", "minimize"
             )
-        lo, hi = tab.get("lower", 0.0), tab.get("upper", 1.0)
-        for key, v in (("lower", lo), ("upper", hi)):
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                raise where.error(f"'{key}' must be a finite number, got {v!r}", "problem", key)
-        if lo > hi:
-            raise where.error(f"'lower' ({lo}) must not exceed 'upper' ({hi})", "problem", "lower")
+        lo, hi = _box(tab, where)
         return ProblemSpec(
             kind="maximize",
             outputs=_unique(outputs, "outputs", where, "problem"),
             minimize=minimize,
-            lower=float(lo),
-            upper=float(hi),
+            lower=lo,
+            upper=hi,
         )
     raise where.error(
-        f"[problem] 'kind' must be 'robustness' or 'maximize', got {kind!r}", "problem", "kind"
+        f"[problem] 'kind' must be 'robustness' or 'maximize', got {kind!r} (or 'build': time "
+        "the MILP builds)", "problem", "kind"
     )
+
+
+def _box(tab: dict[str, Any], where: _Where) -> tuple[float, float]:
+    lo, hi = tab.get("lower", 0.0), tab.get("upper", 1.0)
+    for key, v in (("lower", lo), ("upper", hi)):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise where.error(f"'{key}' must be a finite number, got {v!r}", "problem", key)
+    if lo > hi:
+        raise where.error(f"'lower' ({lo}) must not exceed 'upper' ({hi})", "problem", "lower")
+    return float(lo), float(hi)
+
+
+def _balls(tab: dict[str, Any], where: _Where) -> tuple[tuple[str, float], ...]:
+    """``eps = { linf = 0.05, l1 = [1.0, 2.0] }``: (norm, eps) pairs; () when eps is not a table."""
+    table = tab.get("eps")
+    if not isinstance(table, dict):
+        return ()
+    if "norm" in tab:
+        raise where.error("give either 'norm' or eps as a table by norm, not both", "problem",
+                          "norm")
+    out: list[tuple[str, float]] = []
+    for norm in table:
+        if norm not in ("l1", "linf"):
+            raise where.error(f"eps table keys must be 'l1' or 'linf', got {norm!r}", "problem",
+                              "eps")
+        for e in _num_list(table, norm, "problem", where):
+            if not math.isfinite(e) or e < 0:
+                raise where.error(f"'eps' must be finite numbers >= 0, got {e!r}", "problem",
+                                  "eps")
+            out.append((norm, float(e)))
+    if not out:
+        raise where.error("the eps table names no norm: give e.g. eps = { linf = 0.05 }",
+                          "problem", "eps")
+    return _unique(tuple(out), "eps", where, "problem")
 
 
 def _parse_prune(
@@ -519,15 +604,20 @@ def parse_instances_csv(
     time_limit_s: float | None = None,
     methods: Sequence[str] | None = None,
     sparsities: Sequence[float] | None = None,
+    pipelines: Sequence[str] | None = None,
+    select: str | None = None,
 ) -> InstancesSpec:
     """Read a VNN-COMP ``instances.csv``: rows ``onnx,vnnlib,timeout_s`` (paths relative to the
-    csv's folder). Every file must exist; ParseError names the line of a bad row."""
+    csv's folder). Every file must exist; ParseError names the line of a bad row. ``select``:
+    keep only the rows whose onnx path contains it (e.g. ``"256x2"``)."""
     p = Path(path)
     rows: list[InstanceRow] = []
     seen: dict[tuple[str, str], int] = {}
     with p.open(newline="") as fh:
         for n, rec in enumerate(csv.reader(fh), start=1):
             if not rec or all(not c.strip() for c in rec):
+                continue
+            if select is not None and select not in rec[0]:
                 continue
             row = _csv_row(rec, p, n)
             ident = (row.onnx_rel, row.vnnlib_rel)
@@ -541,7 +631,8 @@ def parse_instances_csv(
             seen[ident] = n
             rows.append(row)
     if not rows:
-        raise ParseError("no instances: expected rows 'onnx,vnnlib,timeout_s'", path=str(p))
+        what = f" whose onnx path contains {select!r}" if select is not None else ""
+        raise ParseError(f"no instances{what}: expected rows 'onnx,vnnlib,timeout_s'", path=str(p))
     sps = tuple(sorted({float(s) for s in (sparsities if sparsities is not None else [0.0])}))
     for s in sps:
         try:
@@ -558,6 +649,7 @@ def parse_instances_csv(
         time_limit_s=time_limit_s,
         methods=meths,
         sparsities=sps,
+        pipelines=check_pipelines(pipelines or (DEFAULT_PIPELINE,), "instances", sps),
     )
 
 

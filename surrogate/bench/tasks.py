@@ -8,6 +8,10 @@ extended) spec finds the tasks it already stored:
   is named relative to the sweep file's folder (``nets/a.onnx``);
 * instances: ``{onnx}|{vnnlib}|{config}|seed={seed}`` (paths as written in the csv).
 
+A task runs one pipeline (:mod:`surrogate.bench.pipelines`); ``config`` names it when it is not
+``ours`` (``stock-omlt``, ``stock-omlt/magnitude@0.9``), so tasks of campaigns without the axis
+keep their keys. Pipelines vary fastest: the tasks of one instance are next to each other.
+
 So keys (and the store's ``network`` column) do not depend on where the campaign sits: a campaign
 moved to another folder or machine resumes instead of running (and storing) everything again.
 
@@ -25,6 +29,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from surrogate.bench.pipelines import DEFAULT as DEFAULT_PIPELINE
+from surrogate.bench.pipelines import config_with_pipeline
 from surrogate.bench.spec import CampaignSpec, InstancesSpec, SweepSpec, number_label
 from surrogate.errors import InputError
 
@@ -49,10 +55,11 @@ class Task:
     seed: int
     time_limit_s: float
     params: dict[str, Any] = field(default_factory=dict)
+    pipeline: str = DEFAULT_PIPELINE
 
     @property
     def config(self) -> str:
-        return config_label(self.method, self.sparsity)
+        return config_with_pipeline(config_label(self.method, self.sparsity), self.pipeline)
 
     @property
     def network_name(self) -> str:
@@ -119,7 +126,8 @@ def _expand_sweep(spec: SweepSpec) -> list[Task]:
         name = network_name(net, spec.path)
         for inst, inst_params in prob.instances():
             for seed in spec.seeds:
-                for method, p in _configs(spec.methods, spec.sparsities):
+                for (method, p), pipe in _with_pipelines(spec.methods, spec.sparsities,
+                                                         spec.pipelines):
                     params = {
                         **base,
                         "instance": inst_params,
@@ -127,9 +135,10 @@ def _expand_sweep(spec: SweepSpec) -> list[Task]:
                     }
                     if name != net:
                         params["network_name"] = name
+                    config = config_with_pipeline(config_label(method, p), pipe)
                     tasks.append(
                         Task(
-                            key=f"{name}|{config_label(method, p)}|{inst}|seed={seed}",
+                            key=f"{name}|{config}|{inst}|seed={seed}",
                             campaign="sweep",
                             network=net,
                             method=method,
@@ -138,9 +147,17 @@ def _expand_sweep(spec: SweepSpec) -> list[Task]:
                             seed=seed,
                             time_limit_s=spec.time_limit_s,
                             params=params,
+                            pipeline=pipe,
                         )
                     )
     return tasks
+
+
+def _with_pipelines(
+    methods: tuple[str, ...], sparsities: tuple[float, ...], pipelines: tuple[str, ...]
+) -> list[tuple[tuple[str, float], str]]:
+    """Every configuration on every pipeline (pipelines varying fastest)."""
+    return [(c, pipe) for c in _configs(methods, sparsities) for pipe in pipelines]
 
 
 def _expand_instances(spec: InstancesSpec) -> list[Task]:
@@ -150,11 +167,12 @@ def _expand_instances(spec: InstancesSpec) -> list[Task]:
             row.timeout_s if spec.time_limit_s is None else min(row.timeout_s, spec.time_limit_s)
         )
         for seed in spec.seeds:
-            for method, p in _configs(spec.methods, spec.sparsities):
+            for (method, p), pipe in _with_pipelines(spec.methods, spec.sparsities,
+                                                     spec.pipelines):
+                config = config_with_pipeline(config_label(method, p), pipe)
                 tasks.append(
                     Task(
-                        key=f"{row.onnx_rel}|{row.vnnlib_rel}|{config_label(method, p)}"
-                        f"|seed={seed}",
+                        key=f"{row.onnx_rel}|{row.vnnlib_rel}|{config}|seed={seed}",
                         campaign="instances",
                         network=row.onnx_rel,
                         method=method,
@@ -168,6 +186,7 @@ def _expand_instances(spec: InstancesSpec) -> list[Task]:
                             "bounds": spec.bounds,
                             "csv_timeout_s": row.timeout_s,
                         },
+                        pipeline=pipe,
                     )
                 )
     return tasks

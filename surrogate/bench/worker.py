@@ -5,7 +5,11 @@ A sweep task builds its problem on the dense network (:mod:`surrogate.app.proble
 (:func:`surrogate.app.run.run_problem`) with the problem's warm start (``x0`` for robustness,
 the box centre for maximisation); every incumbent is judged on the dense network. An instances
 task calls :func:`surrogate.app.verify.verify_instance`. The worker adds nothing of its own to
-these use cases: what a campaign measures is what the library ships. Any exception becomes an
+these use cases: what a campaign measures is what the library ships. Tasks on another pipeline
+(:mod:`surrogate.bench.pipelines`) run the stock OMLT pipeline (:mod:`surrogate.bench.stock`) or
+``run_problem`` with a candidate HiGHS preset; build tasks time a build
+(:mod:`surrogate.bench.builds`). Every record says its ``pipeline`` and the task's process CPU
+time (``task_cpu_s``). Any exception becomes an
 outcome with status ``"error"`` and the message (``Type: message``), so a campaign never loses a
 task to a crash of its code and never shows a traceback.
 
@@ -27,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from surrogate.bench.pipelines import STOCK, preset_name, registered_preset
 from surrogate.bench.tasks import Task
 
 __all__ = ["Outcome", "build_problem", "error_outcome", "execute", "outcome_of_record"]
@@ -53,10 +58,12 @@ def _now() -> str:
 
 def execute(task: Task) -> Outcome:
     """Run ``task``; exceptions are caught and returned as an ``"error"`` outcome."""
-    started, t0 = _now(), time.perf_counter()
+    started, t0, c0 = _now(), time.perf_counter(), time.process_time()
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
-        record = _run_sweep(task) if task.campaign == "sweep" else _run_instance(task)
+        record = _run(task)
+        record["pipeline"] = task.pipeline
+        record["task_cpu_s"] = time.process_time() - c0
         record = json.loads(json.dumps(record, default=_json_default))
         status, outcome, error = "ok", outcome_of_record(record), None
     except Exception as exc:  # a task's failure is data: stored, never lost
@@ -79,6 +86,8 @@ def outcome_of_record(record: dict[str, Any]) -> str:
         return str(record["result"])
     if record.get("verdict"):
         return str(record["verdict"])
+    if record.get("kind") == "build":
+        return "built"
     return "incumbent" if record.get("best_dense_objective") is not None else "none"
 
 
@@ -92,6 +101,14 @@ def _json_default(v: Any) -> Any:
     if isinstance(v, np.bool_):
         return bool(v)
     raise TypeError(f"cannot store a {type(v).__name__} in a result record")
+
+
+def _run(task: Task) -> dict[str, Any]:
+    if task.campaign != "sweep":
+        return _run_stock_instance(task) if task.pipeline == STOCK else _run_instance(task)
+    if task.params["problem"]["kind"] == "build":
+        return _run_build(task)
+    return _run_sweep(task)
 
 
 # ------------------------------------------------------------------------------------ sweeps
@@ -108,8 +125,8 @@ def build_problem(task: Task) -> tuple[Any, np.ndarray]:
     net = _network(task.network)
     prob, inst = task.params["problem"], task.params["instance"]
     if prob["kind"] == "robustness":
-        rob = digits_robustness(net, int(inst["image"]), float(inst["eps"]), norm=prob["norm"],
-                                target=prob["target"])
+        rob = digits_robustness(net, int(inst["image"]), float(inst["eps"]),
+                                norm=inst.get("norm", prob["norm"]), target=prob["target"])
         return rob, np.asarray(rob.x0)
     problem = box_maximization(net, int(inst["output"]), lower=prob["lower"],
                                upper=prob["upper"], minimize=prob["minimize"])
@@ -131,30 +148,46 @@ def _pruned(network: str, method: str, sparsity: float, options_json: str,
     return make_surrogate(_network(network), method, sparsity, **kw)
 
 
+def _surrogate(task: Task) -> Any:
+    """The task's pruned surrogate (None at sparsity 0)."""
+    if task.sparsity == 0:
+        return None
+    return _pruned(
+        task.network,
+        task.method,
+        float(task.sparsity),
+        json.dumps(task.params.get("prune_options", {}), sort_keys=True),
+        task.params.get("prune_data"),
+    )
+
+
 def _run_sweep(task: Task) -> dict[str, Any]:
     from surrogate.app.run import run_problem
 
     problem, warm = build_problem(task)
-    surrogate = None
-    if task.sparsity > 0:
-        surrogate = _pruned(
-            task.network,
-            task.method,
-            float(task.sparsity),
-            json.dumps(task.params.get("prune_options", {}), sort_keys=True),
-            task.params.get("prune_data"),
-        )
-    run = run_problem(
-        problem,
-        surrogate,
-        label=task.config,
-        time_limit_s=task.time_limit_s,
-        bounds=task.params.get("bounds", "symbolic"),
-        warm_start=warm,
-        stop_on_success=bool(task.params["problem"].get("stop_on_success", True)),
-        seed=task.seed,
-    )
-    record = run.to_dict()
+    surrogate = _surrogate(task)
+    if task.pipeline == STOCK:
+        from surrogate.bench.stock import run_stock
+
+        record = run_stock(problem, task.time_limit_s,
+                           None if surrogate is None else surrogate.network)
+        record["sparsity"] = float(task.sparsity)
+    else:
+        extra = {"cutoff": True} if preset_name(task.pipeline) == "cutoff" else {}
+        with registered_preset(task.pipeline) as preset:
+            run = run_problem(
+                problem,
+                surrogate,
+                label=task.config,
+                time_limit_s=task.time_limit_s,
+                bounds=task.params.get("bounds", "symbolic"),
+                warm_start=warm,
+                stop_on_success=bool(task.params["problem"].get("stop_on_success", True)),
+                seed=task.seed,
+                preset=preset,
+                **extra,
+            )
+        record = run.to_dict()
     record["prune"] = {} if surrogate is None else surrogate.info
     record["label_class"] = getattr(problem, "label", None)
     record["maximize"] = bool(problem.maximize)
@@ -176,4 +209,32 @@ def _run_instance(task: Task) -> dict[str, Any]:
     record = res.to_dict()
     record["time_limit_s"] = task.time_limit_s
     record["csv_timeout_s"] = task.params.get("csv_timeout_s")
+    return record
+
+
+def _run_stock_instance(task: Task) -> dict[str, Any]:
+    from surrogate.bench.stock import run_stock_instance
+
+    if task.sparsity > 0:
+        raise ValueError("the stock pipeline runs instances.csv rows on the dense network only")
+    record = run_stock_instance(task.params["onnx"], task.params["vnnlib"], task.time_limit_s)
+    record["time_limit_s"] = task.time_limit_s
+    record["csv_timeout_s"] = task.params.get("csv_timeout_s")
+    return record
+
+
+def _run_build(task: Task) -> dict[str, Any]:
+    from surrogate.bench.builds import run_build
+    from surrogate.sets import Box
+
+    net = _network(task.network)
+    surrogate = _surrogate(task)
+    if surrogate is not None:
+        net = surrogate.network
+    prob = task.params["problem"]
+    n = net.n_inputs
+    box = Box(np.full(n, float(prob["lower"])), np.full(n, float(prob["upper"])))
+    record = run_build(net, box, task.pipeline, bounds=task.params.get("bounds", "symbolic"),
+                       repeats=int(prob.get("repeats") or 3))
+    record["prune"] = {} if surrogate is None else surrogate.info
     return record

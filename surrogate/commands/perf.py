@@ -1,158 +1,166 @@
-"""``surrogate perf``: our pipeline against stock OMLT + HiGHS, side by side, JSON with ratios."""
+"""``surrogate perf``: a performance suite as a campaign (ours against stock OMLT + HiGHS, side by
+side), then its ratios (``perf.json``) and report (``perf.md``). See docs/performance.md."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from surrogate.commands._common import (
-    check_input_file,
-    check_output_file,
-    stderr_progress,
-    write_json,
-)
+from surrogate.commands._common import check_output_dir, check_positive
 from surrogate.errors import InputError
+
+if TYPE_CHECKING:
+    from surrogate.bench.spec import CampaignSpec
 
 NAME = "perf"
 HELP = (
-    "Benchmark our pipeline against the stock OMLT + Pyomo + HiGHS pipeline (build times, "
-    "VNN-COMP mnist_fc, digits verification, random-MLP maximisation, HiGHS presets) and write "
-    "per-instance rows, medians and target ratios as JSON."
+    "Run a performance suite (build times, VNN-COMP mnist_fc, digits verification, random-MLP "
+    "maximisation, HiGHS presets) as a resumable campaign, our pipeline against stock OMLT + "
+    "Pyomo + HiGHS, and write the side-by-side ratios (perf.json) and a report (perf.md)."
 )
 
 CHOICES = ("build", "mnist_fc", "digits", "maximize", "presets", "all")
+ALL = ("build", "mnist_fc", "digits", "maximize")
 DEFAULT_VNNCOMP = Path(__file__).resolve().parents[2].parent / "shared" / "bench" / "vnncomp"
-
-
-def _sizes(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(t) for t in text.replace("x", "-").split("-") if t.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected layer widths like 784-512-512-10, got {text!r}") from None
-    return sizes
+QUICK_INSTANCES = 2
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--suite", choices=CHOICES, default="all",
-                   help="which suite to run (default all: build, mnist_fc, digits, maximize; "
-                        "'presets' runs only when named)")
-    p.add_argument("--time-limit", type=float, default=None,
-                   help="seconds per instance and pipeline (default per suite: mnist_fc 120, "
-                        "digits 60, maximize 60, presets 30)")
-    p.add_argument("--limit", type=int, default=None,
-                   help="run at most this many instances per suite (quick checks)")
-    p.add_argument("--repeats", type=int, default=3,
-                   help="build suite: timings per Pyomo build, the median is kept (default 3; the "
-                        "millisecond bounds and matrix builds are timed at least 15 times)")
-    p.add_argument("--sizes", type=_sizes, default=(784, 512, 512, 10),
-                   help="build suite: layer widths of the random MLP (default 784-512-512-10)")
-    p.add_argument("--sparsity", type=float, default=0.9,
-                   help="build suite: magnitude-pruning sparsity of the sparse variant (0.9)")
-    p.add_argument("--bounds", choices=("symbolic", "lp"), default="symbolic",
-                   help="bounds of our MILPs (default symbolic)")
-    p.add_argument("--presets", default=None,
-                   help="presets suite: comma-separated preset names (default: all candidates)")
-    p.add_argument("--presets-on", choices=("digits", "mnist_fc"), default="digits",
-                   help="presets suite: the problems to measure presets on (default digits)")
-    p.add_argument("--vnncomp", default=str(DEFAULT_VNNCOMP),
-                   help=f"VNN-COMP benchmark folder holding mnist_fc/ (default {DEFAULT_VNNCOMP})")
-    p.add_argument("--blas-threads", type=int, default=None,
-                   help="limit numpy's BLAS threads for the run (default: leave as is)")
-    p.add_argument("--reuse-stock", default="", metavar="FILE.json",
-                   help="reuse the stock rows of an earlier perf JSON (same time limit): compare "
-                        "variants of our pipeline without re-running the slow stock pipeline")
-    p.add_argument("--seed", type=int, default=0, help="random seed (networks, attacks, HiGHS)")
-    p.add_argument("--out", required=True, metavar="FILE.json",
-                   help="write the JSON record to this file (checked before the benchmark starts; "
-                   "missing folders are created)")
+    p.add_argument("--suite", default="mnist_fc", metavar="NAME|FILE",
+                   help="build, mnist_fc (default), digits, maximize, presets (problems/perf-*.toml"
+                        "; mnist_fc from --vnncomp), all (the first four, each into DIR/NAME), or a "
+                        "sweep .toml / instances.csv with a 'pipelines' list")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="campaign folder (results.sqlite, spec.json, machine.json, perf.json, "
+                        "perf.md); rerun the same command to resume")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S",
+                   help="seconds per run, replacing the suite's (mnist_fc: caps the csv's 120 s)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="parallel runs (default: all cores; build: 1, for clean timings)")
+    p.add_argument("--limit", type=int, default=None, metavar="K",
+                   help="only the first K instances (every configuration and pipeline of each)")
+    p.add_argument("--quick", action="store_true",
+                   help=f"a few-second check: {QUICK_INSTANCES} instances, at most 5 s per run, a "
+                        "64-32-32-10 network timed once for build")
+    p.add_argument("--vnncomp", default=str(DEFAULT_VNNCOMP), metavar="DIR",
+                   help=f"VNN-COMP folder holding mnist_fc/ (default {DEFAULT_VNNCOMP})")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
 
 
-# the suites' default time limits (surrogate.bench.perf), to check --reuse-stock before the run
-_SUITE_LIMITS = {"mnist_fc": 120.0, "digits": 60.0, "maximize": 60.0}
-
-
-def _check_reuse_stock(args: argparse.Namespace) -> None:
-    import json
-
-    path = check_input_file(args.reuse_stock, "--reuse-stock", "a perf JSON file")
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(
-            f"--reuse-stock {path} is not a perf JSON record ({exc}): give the --out file of an "
-            "earlier `surrogate perf` run"
-        ) from None
-    suites = record.get("suites") if isinstance(record, dict) else None
-    if not isinstance(suites, dict):
-        raise InputError(
-            f"--reuse-stock {path} has no 'suites': give the --out file of an earlier "
-            "`surrogate perf` run"
-        )
-    for suite, default in _SUITE_LIMITS.items():
-        data = suites.get(suite)
-        if args.suite not in (suite, "all") or not isinstance(data, dict):
-            continue
-        limit = args.time_limit if args.time_limit is not None else default
-        if float(data.get("time_limit_s", -1.0)) != limit:
-            raise InputError(
-                f"--reuse-stock {path} ran suite {suite} with a {data.get('time_limit_s')} s "
-                f"limit, this run uses {limit:g} s: give the same --time-limit"
-            )
+def _check(args: argparse.Namespace) -> list[str]:
+    """Every check on the arguments, before anything is read, run or written."""
+    check_output_dir(args.out, "--out")
+    check_positive(args.time_limit, "--time-limit")
+    for flag, value in (("--jobs", args.jobs), ("--limit", args.limit)):
+        if value is not None and value < 1:
+            raise InputError(f"{flag} must be >= 1, got {value}")
+    suites = list(ALL) if args.suite == "all" else [args.suite]
+    if args.suite not in CHOICES:
+        p = Path(args.suite)
+        if p.suffix not in (".toml", ".csv"):
+            raise InputError(f"--suite {args.suite}: give one of {', '.join(CHOICES)}, or a sweep "
+                             ".toml / instances.csv")
+        if not p.is_file():
+            raise InputError(f"--suite {p} not found: give one of {', '.join(CHOICES)}, or a "
+                             "spec file")
+    if "mnist_fc" in suites and not (Path(args.vnncomp) / "mnist_fc").is_dir():
+        raise InputError(f"no mnist_fc/ folder under {args.vnncomp}: pass --vnncomp DIR")
+    return suites
 
 
 def run(args: argparse.Namespace) -> int:
-    from surrogate.bench.perf import PRESET_CANDIDATES, PerfConfig, run_perf
+    from surrogate.bench.suites import suite_spec
 
-    check_output_file(args.out, "--out", "perf.json")
-    presets = tuple(PRESET_CANDIDATES)
-    if args.presets:
-        presets = tuple(t.strip() for t in args.presets.split(",") if t.strip())
-    cfg = PerfConfig(
-        time_limit_s=args.time_limit, limit=args.limit, repeats=args.repeats,
-        build_sizes=tuple(args.sizes), build_sparsity=args.sparsity, bounds=args.bounds,
-        seed=args.seed, vnncomp_dir=args.vnncomp, presets=presets,
-        blas_threads=args.blas_threads, reuse_stock=args.reuse_stock,
-        presets_on=args.presets_on, progress=stderr_progress,
-    )  # checks the options
-    if args.reuse_stock:
-        _check_reuse_stock(args)
-    suites = ("build", "mnist_fc", "digits", "maximize") if args.suite == "all" else (args.suite,)
-    needs_vnncomp = "mnist_fc" in suites or (args.suite == "presets" and args.presets_on == "mnist_fc")
-    if needs_vnncomp and not (Path(args.vnncomp) / "mnist_fc").is_dir():
-        raise InputError(f"no mnist_fc/ folder under {args.vnncomp}: pass --vnncomp DIR")
-    record = run_perf(suites, cfg, argv=_command_line(args))
-    write_json(args.out, record)
-    _print_summary(record)
-    print(f"wrote {args.out}")
-    return 1 if record["bugs"] else 0
+    suites = _check(args)
+    specs = [suite_spec(s, vnncomp=args.vnncomp, time_limit_s=args.time_limit, quick=args.quick)
+             for s in suites]  # every spec read (and checked) before the first runs
+    status = 0
+    for suite, spec in zip(suites, specs, strict=True):
+        out = Path(args.out) / suite if args.suite == "all" else Path(args.out)
+        status = max(status, _run_suite(args, spec, out))
+    return status
 
 
-def _command_line(args: argparse.Namespace) -> list[str]:
-    """The command that reproduces this run (every option spelled out)."""
-    cmd = ["surrogate", "perf", "--suite", args.suite]
+def _run_suite(args: argparse.Namespace, spec: CampaignSpec, out: Path) -> int:
+    from surrogate.bench.machine import machine_info, now, record_session
+    from surrogate.bench.runner import run_campaign, stderr_progress
+    from surrogate.bench.spec import SweepSpec
+    from surrogate.bench.suites import first_instances
+    from surrogate.bench.tasks import expand_tasks
+    from surrogate.report.perf_md import write_perf_report
+
+    build = isinstance(spec, SweepSpec) and spec.problem.kind == "build"
+    jobs = args.jobs if args.jobs is not None else (1 if build else None)
+    instances = args.limit if args.limit is not None else (QUICK_INSTANCES if args.quick else None)
+    limit = first_instances(spec, instances)
+    n = len(expand_tasks(spec))
+    shown = f" (running the first {limit})" if limit is not None else ""
+    print(f"perf {spec.name}: {n} tasks{shown} -> {out} [jobs {jobs or 'all cores'}]")
+    started, machine = now(), machine_info()
+    try:
+        summary = run_campaign(spec, out, jobs=jobs, limit=limit,
+                               progress=None if args.quiet else stderr_progress)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished results are stored in {out}; run the same command to "
+              "resume", file=sys.stderr)
+        raise
+    record_session(out, _command(args), started, machine)
+    json_path, md_path, rec = write_perf_report(out, out)
+    _print_summary(rec)
+    print(f"{summary.total} tasks: {summary.skipped} already stored, {summary.ran} run now "
+          f"({summary.failed} failed) in {summary.elapsed_s:.1f} s")
+    print(f"wrote {json_path} and {md_path}")
+    if rec["bugs"]:
+        print(f"{len(rec['bugs'])} SOUNDNESS BUG(S): see {md_path}", file=sys.stderr)
+    if summary.stored_errors:
+        print(f"{summary.stored_errors} task(s) stored with an error: see `surrogate bench report "
+              f"{out}`; rerun with `surrogate bench run ... --retry-errors`", file=sys.stderr)
+    return 1 if rec["bugs"] or summary.stored_errors else 0
+
+
+def _command(args: argparse.Namespace) -> str:
+    cmd = ["surrogate", "perf", "--suite", args.suite, "--out", str(args.out)]
     if args.time_limit is not None:
         cmd += ["--time-limit", f"{args.time_limit:g}"]
+    if args.jobs is not None:
+        cmd += ["--jobs", str(args.jobs)]
     if args.limit is not None:
         cmd += ["--limit", str(args.limit)]
-    cmd += ["--repeats", str(args.repeats), "--sizes", "-".join(map(str, args.sizes)),
-            "--sparsity", f"{args.sparsity:g}", "--bounds", args.bounds, "--seed", str(args.seed)]
-    if args.presets:
-        cmd += ["--presets", args.presets]
-    if args.suite == "presets":
-        cmd += ["--presets-on", args.presets_on]
-    if args.blas_threads is not None:
-        cmd += ["--blas-threads", str(args.blas_threads)]
-    if args.reuse_stock:
-        cmd += ["--reuse-stock", args.reuse_stock]
-    return [*cmd, "--vnncomp", args.vnncomp, "--out", args.out]
+    if args.quick:
+        cmd.append("--quick")
+    if args.suite in ("mnist_fc", "all"):
+        cmd += ["--vnncomp", args.vnncomp]
+    return " ".join(cmd)
 
 
-def _print_summary(record: dict) -> None:
-    for t in record["targets"]:
-        value = t["value"]
-        shown = "-" if value is None else f"{value:.4g}"
-        mark = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
-        print(f"{t['suite']:9s} {t['meaning']}: {shown} (target {t['target']}) {mark}")
-    for b in record["bugs"]:
-        print(f"SOUNDNESS BUG: {b}")
+def _print_summary(rec: dict) -> None:
+    for cfg, v in rec.get("versus_stock", {}).items():
+        s = v["summary"]
+        if rec["kind"] == "maximization":
+            print(f"{cfg}: time to the stock's final value, stock / ours median "
+                  f"{_x(s['stock_over_ours_median'])}; incumbents ours {s['ours_with_incumbent']}"
+                  f", stock {s['stock_with_incumbent']} of {s['instances']}; ours better "
+                  f"{s['ours_better']}, worse {s['ours_worse']}")
+        else:
+            print(f"{cfg}: answered ours {s['ours_answered']}, stock {s['stock_answered']} of "
+                  f"{s['instances']}; median {_f(s['ours_median_s'])} s vs "
+                  f"{_f(s['stock_median_s'])} s: stock / ours {_x(s['stock_over_ours_median'])};"
+                  f" same answer {_x(s['same_answer_stock_over_ours_median'])}; "
+                  f"{s['disagree']} disagreements")
+    for net, d in rec.get("build", {}).items():
+        for cfg, by in d["ratios"].items():
+            parts = ", ".join(f"{k} {_f(r)}" for k, r in by.items())
+            print(f"{net} {cfg}: {parts}")
+    if rec.get("presets"):
+        print(f"best HiGHS preset: {rec['presets']['best']} (ranking "
+              f"{', '.join(rec['presets']['ranking'])})")
+
+
+def _f(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3g}"
+
+
+def _x(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3g}x"

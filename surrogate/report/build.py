@@ -19,8 +19,9 @@ __all__ = ["ReportFiles", "flat_rows", "write_csv", "write_report"]
 _CSV_SKIP = {"trace", "best_x", "best_y_dense", "counterexample_x", "counterexample_y"}
 MAX_ERRORS_LISTED = 20
 _PROBLEM_KEYS = {
-    "robustness": ("kind", "norm", "eps", "target", "images", "stop_on_success"),
+    "robustness": ("kind", "norm", "eps", "balls", "target", "images", "stop_on_success"),
     "maximize": ("kind", "outputs", "minimize", "lower", "upper"),
+    "build": ("kind", "lower", "upper", "repeats"),
 }
 
 
@@ -42,7 +43,13 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
     figures: list[Path] = []
     sections = [_head(campaign)]
     ok = campaign.ok_runs()
-    if ok:
+    if campaign.kind == "build" or any(r.pipeline != "ours" for r in campaign.runs):
+        from surrogate.report.perf_md import write_perf_report
+
+        write_perf_report(run_dir, out)
+        sections.append("## Pipelines side by side\n\nOurs against stock OMLT (and the other "
+                         "pipelines of the campaign): [perf.md](perf.md), figures in perf.json.")
+    if ok and campaign.kind != "build":  # a build campaign's report is perf.md
         headers, rows = summary_table(campaign)
         sections.append("## Summary per configuration\n\n" + markdown_table(headers, rows))
         figures.append(cactus(campaign, out / "cactus.png"))
@@ -59,7 +66,7 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
                 "(log scale), one panel per instance (first 12), one line per run.\n\n"
                 "![anytime](anytime.png)"
             )
-    else:
+    elif not ok:
         sections.append("No finished run without error yet: nothing to plot.")
     sections.append(_errors_text(campaign))
     md = out / "report.md"
@@ -82,6 +89,10 @@ def _head(c: Campaign) -> str:
         prob = dict(c.spec["problem"])
         keep = _PROBLEM_KEYS.get(str(prob.get("kind")), tuple(prob))
         prob = {k: prob[k] for k in keep if k in prob}
+        balls = prob.pop("balls", None)
+        if balls:  # eps given per norm
+            prob.pop("norm", None)
+            prob["eps"] = ", ".join(f"{n} {float(e):g}" for n, e in balls)
         lines.append(f"- problem: {_problem_text(prob)}")
         lines.append(f"- bounds: {c.spec.get('bounds', '-')}")
     return "\n".join(lines)

@@ -57,10 +57,21 @@ class Run:
 
     @property
     def kind(self) -> str:
-        """``"instances"``, ``"verification"`` or ``"maximization"`` (``"error"`` if unknown)."""
+        """``"instances"``, ``"verification"``, ``"maximization"`` or ``"build"`` (``"error"``
+        if unknown)."""
         if self.campaign == "instances":
             return "instances"
         return str(self.record.get("kind", "error"))
+
+    @property
+    def pipeline(self) -> str:
+        """What ran the task (:mod:`surrogate.bench.pipelines`): ``ours`` unless the record says."""
+        return str(self.record.get("pipeline") or "ours")
+
+    @property
+    def base_config(self) -> str:
+        """The pruning configuration whatever the pipeline: ``dense`` or ``method@sparsity``."""
+        return "dense" if self.sparsity == 0 else f"{self.method}@{self.sparsity:g}"
 
     @property
     def group(self) -> tuple[str, str, int]:
@@ -129,8 +140,9 @@ class Campaign:
 
     def configs(self) -> list[str]:
         """Configurations in a natural order: dense first, then by method and sparsity."""
-        seen = {(r.method, r.sparsity, r.config) for r in self.runs}
-        return [c for _, _, c in sorted(seen, key=lambda t: (t[1] > 0, t[0], t[1]))]
+        seen = {(r.pipeline != "ours", r.sparsity > 0, r.method, r.sparsity, r.config)
+                for r in self.runs}
+        return [t[-1] for t in sorted(seen)]
 
     @cached_property
     def best_known(self) -> dict[tuple[str, str, int], float]:
@@ -184,7 +196,7 @@ def _run(row: dict[str, Any]) -> Run:
     return Run(**{k: row[k] for k in COLUMNS})
 
 
-def median(values: Iterable[float]) -> float | None:
+def median(values: Iterable[float | None]) -> float | None:
     """The median (mean of the middle two for an even count); None for no values."""
     v = sorted(float(x) for x in values if x is not None and not math.isnan(float(x)))
     if not v:

@@ -1,6 +1,6 @@
 """Counts, medians and dense-vs-pruned comparisons per configuration, as Markdown tables.
 
-Pairing: a pruned run is compared with the dense run (sparsity 0) of the same network, problem
+Pairing: a pruned run of our pipeline is compared with our dense run of the same network, problem
 instance and seed. For times (verification and instances), an unsolved run counts at the
 *sentinel* time ``S`` (:func:`sentinel_s`); the pruned run is *faster* when ``t_pruned < t_dense``,
 *slower* when ``t_pruned > t_dense`` and *tied* otherwise (both unsolved: both at ``S``). For
@@ -58,11 +58,11 @@ def _value(campaign: Campaign, run: Run) -> float | None:
 
 def pairs(campaign: Campaign) -> dict[tuple[str, float], list[Pair]]:
     """Pairs per (method, sparsity), in a fixed order."""
-    dense = {r.group: r for r in campaign.ok_runs() if r.sparsity == 0}
+    dense = {r.group: r for r in campaign.ok_runs() if r.config == "dense"}
     out: dict[tuple[str, float], list[Pair]] = defaultdict(list)
     for r in campaign.ok_runs():
         d = dense.get(r.group)
-        if r.sparsity == 0 or d is None:
+        if r.sparsity == 0 or r.pipeline != "ours" or d is None:
             continue
         out[(r.method, r.sparsity)].append(
             Pair(

@@ -286,20 +286,21 @@ ARGUMENT_CASES = [
        "--models-dir {T}/plain.txt is a file, not a folder", "the folder holding models.json"),
     _c("train-models-dir-empty", "train --all --models-dir {T}/adir",
        "no model list at {T}/adir/models.json"),
-    # perf: the output is checked before the benchmark (which used to lose its results)
-    _c("perf-out-dir", "perf --suite build --out {T}/adir",
-       "--out {T}/adir is a directory", "e.g. {T}/adir/perf.json"),
-    _c("perf-out-under-file", "perf --suite build --out {T}/plain.txt/p.json",
+    # perf: the output folder (and every argument) is checked before the campaign starts
+    _c("perf-out-is-file", "perf --suite build --out {T}/plain.txt",
+       "--out {T}/plain.txt is a file, not a folder"),
+    _c("perf-out-under-file", "perf --suite build --out {T}/plain.txt/run",
        "{T}/plain.txt is a file, not a folder"),
-    _c("perf-out-readonly", "perf --suite build --out {RO}/p.json", "cannot write in"),
-    _c("perf-time-limit-nan", "perf --suite digits --time-limit nan --out {T}/p.json",
-       "time limit must be a finite number of seconds > 0, got nan"),
-    _c("perf-reuse-stock-missing", "perf --suite digits --reuse-stock {T}/nope.json --out {T}/p.json",
-       "--reuse-stock {T}/nope.json not found"),
-    _c("perf-reuse-stock-not-json",
-       "perf --suite digits --reuse-stock {T}/plain.txt --out {T}/p.json",
-       "--reuse-stock {T}/plain.txt is not a perf JSON record",
-       "give the --out file of an earlier `surrogate perf` run"),
+    _c("perf-out-readonly", "perf --suite build --out {RO}/run", "cannot write in"),
+    _c("perf-time-limit-nan", "perf --suite digits --time-limit nan --out {T}/run",
+       "--time-limit must be a finite number of seconds > 0, got nan"),
+    _c("perf-jobs", "perf --suite digits --jobs 0 --out {T}/run", "--jobs must be >= 1, got 0"),
+    _c("perf-suite-unknown", "perf --suite fast --out {T}/run",
+       "--suite fast: give one of build, mnist_fc, digits, maximize, presets, all"),
+    _c("perf-suite-missing-file", "perf --suite {T}/nope.toml --out {T}/run",
+       "--suite {T}/nope.toml not found"),
+    _c("perf-no-vnncomp", "perf --suite mnist_fc --vnncomp {T}/adir --out {T}/run",
+       "no mnist_fc/ folder under {T}/adir: pass --vnncomp DIR"),
     _c("perf-missing-out", "perf --suite build",
        "the following arguments are required: --out"),
     # bench
@@ -416,7 +417,7 @@ def test_bad_input(case: Case, places: dict[str, str], capfd: pytest.CaptureFixt
 # ------------------------------------------------------------------------ real subprocesses
 SUBPROCESS_SAMPLE = ["onnx-inf-weight", "vnnlib-directory", "compare-method-bogus",
                      "compare-time-limit-nan", "verify-counterexample-dir", "prune-output-dir",
-                     "perf-out-dir", "compare-norm"]
+                     "perf-out-is-file", "compare-norm"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
