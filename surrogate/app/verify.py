@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from surrogate.app.build import build_milp
 from surrogate.app.run import RunResult, make_surrogate, run_milp
 from surrogate.bounds import LP_SHARE, Bounds, compute_bounds
 from surrogate.bounds import METHODS as BOUNDS_METHODS
@@ -67,8 +68,9 @@ from surrogate.problems.attack import pgd_attack
 from surrogate.problems.verification import VerificationProblem
 from surrogate.problems.vnnlib_problem import problems_from_property
 from surrogate.prune.checks import check_sparsity
-from surrogate.search.bab import input_split_bab
+from surrogate.search.bab import LpBound, input_split_bab
 from surrogate.sets import Box
+from surrogate.solve.safe import safe_lp_bound
 from surrogate.vnnlib.parser import Case, read_vnnlib
 
 __all__ = [
@@ -562,7 +564,7 @@ def _bab_case(inst: _Instance, k: int, record: dict, case: Budget
         return check_counterexample(inst.onnx_path, inst.network, inst.cases[k], x)[0]
 
     inst.say(f"case {k + 1}: input splitting (budget {case.remaining():.1f} s)")
-    res = input_split_bab(problem, budget=case, confirm=confirm)
+    res = input_split_bab(problem, budget=case, confirm=confirm, lp_bound=box_lp_bound(problem))
     info = res.to_dict()
     info["status"] = "time_limit" if res.verdict == "unknown" and case.expired() else "ended"
     record["bab"] = info
@@ -576,6 +578,25 @@ def _bab_case(inst: _Instance, k: int, record: dict, case: Budget
         record["note"] = (f"input splitting left {res.stats['undecided']} boxes at float "
                           "resolution undecided")
     return "unknown", "none", None
+
+
+def box_lp_bound(problem: VerificationProblem) -> LpBound:
+    """For branch and bound: a sound lower bound of ``t`` over one box, the smallest over the
+    unsafe disjuncts of the safe (Neumaier-Shcherbina) bound of the LP relaxation of that
+    disjunct's MILP, built on the box's own pre-activation bounds."""
+
+    def bound(lo: np.ndarray, hi: np.ndarray, lowers: list, uppers: list) -> float | None:
+        b = Bounds(tuple(lowers), tuple(uppers), "symbolic", 0.0)
+        worst = np.inf
+        for conj in problem.unsafe:
+            piece = VerificationProblem(problem.network, Box(lo, hi), (conj,))
+            value = safe_lp_bound(build_milp(piece, problem.network, b).model, time_limit_s=1.0)
+            if value is None:
+                return None
+            worst = min(worst, value)
+        return float(worst)
+
+    return bound
 
 
 def _prune(inst: _Instance, method: str, sparsity: float, details: dict) -> Network:

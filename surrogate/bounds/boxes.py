@@ -111,10 +111,13 @@ def batch_bounds(network: Network, lo: np.ndarray, hi: np.ndarray
 
 def objective_lower_bounds(
     network: Network, G: np.ndarray, h: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sound lower bounds ``(B, R)`` of the rows ``G f(x) - h`` over every box, and the linear
-    functions ``coef (B, R, n)``, ``const (B, R)`` they come from (see the module docstring)."""
-    lowers, uppers, relax = batch_bounds(network, lo, hi)
+    pre: tuple[list[np.ndarray], list[np.ndarray], list] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Sound lower bounds ``(B, R)`` of the rows ``G f(x) - h`` over every box, the linear
+    functions ``coef (B, R, n)``, ``const (B, R)`` they come from (raw: valid below each row up
+    to float rounding) and the rows' magnitudes ``(B, R)`` that bound that rounding (see the
+    module docstring). ``pre``: :func:`batch_bounds` of the same boxes, when already computed."""
+    lowers, uppers, relax = pre if pre is not None else batch_bounds(network, lo, hi)
     last = network.layers[-1]
     B = lo.shape[0]
     G = np.atleast_2d(G)
@@ -136,4 +139,5 @@ def objective_lower_bounds(
         out_mag = np.maximum(out_mag, 0.0)
     row_mag = out_mag @ np.abs(G).T + np.abs(h) + mags[-1] @ np.abs(G).T
     low, _ = widen(raw, raw, row_mag)
-    return low, coef, const
+    return low, coef, const, row_mag
+

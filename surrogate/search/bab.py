@@ -28,12 +28,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from surrogate.bounds.boxes import objective_lower_bounds
+from surrogate.bounds.boxes import batch_bounds, objective_lower_bounds
 from surrogate.budget import Budget
 from surrogate.problems.verification import VerificationProblem
 from surrogate.sets import Box
 
-__all__ = ["SPLIT_CAP", "BabResult", "input_split_bab"]
+__all__ = ["SPLIT_CAP", "BabResult", "LpBound", "input_split_bab"]
+
+#: ``(lo, hi, lowers, uppers) -> lower bound of t or None``: see :func:`input_split_bab`.
+LpBound = Callable[[np.ndarray, np.ndarray, list, list], float | None]
 
 #: An input is split only if its relative width is at least 1/SPLIT_CAP of the box's widest.
 SPLIT_CAP = 4.0
@@ -58,14 +61,16 @@ class BabResult:
 
 
 def _bound(problem: VerificationProblem, lo: np.ndarray, hi: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per box: the lower bound of ``t``, the smear score per input, and a candidate corner."""
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
+    """Per box: the lower bound of ``t``, the smear score per input, a candidate corner, and the
+    boxes' pre-activation bounds."""
     B, n = lo.shape
     t_low = np.full(B, np.inf)
     smear = np.zeros((B, n))
     corner = (lo + hi) / 2.0
+    pre = batch_bounds(problem.network, lo, hi)
     for conj in problem.unsafe:
-        low, coef, _ = objective_lower_bounds(problem.network, conj.C, conj.d, lo, hi)
+        low, coef, _, _ = objective_lower_bounds(problem.network, conj.C, conj.d, lo, hi, pre)
         r = np.argmax(low, axis=1)  # the row that bounds this disjunct best
         piece = low[np.arange(B), r]
         c = coef[np.arange(B), r]  # (B, n) linear lower bound of that row
@@ -73,7 +78,7 @@ def _bound(problem: VerificationProblem, lo: np.ndarray, hi: np.ndarray
         t_low = np.where(better, piece, t_low)
         smear = np.where(better[:, None], np.abs(c) * (hi - lo), smear)
         corner = np.where(better[:, None], np.where(c > 0, lo, hi), corner)
-    return t_low, smear, corner
+    return t_low, smear, corner, pre
 
 
 def input_split_bab(
@@ -83,8 +88,15 @@ def input_split_bab(
     confirm: Callable[[np.ndarray], bool] | None = None,
     batch: int = 256,
     max_boxes: int = 2_000_000,
+    lp_bound: LpBound | None = None,
+    lp_share: float = 0.3,
 ) -> BabResult:
-    """Branch and bound over the input box of ``problem`` (see the module docstring)."""
+    """Branch and bound over the input box of ``problem`` (see the module docstring).
+
+    ``lp_bound(lo, hi, lowers, uppers)``: a sound lower bound of ``t`` over one box from an LP
+    relaxation built on the box's pre-activation bounds (tighter than the back-substitution,
+    and joint over the rows of a conjunction); it is tried on the boxes the batch bound left
+    open, closest to closing first, while it has used at most ``lp_share`` of the time."""
     if not isinstance(problem.input_set, Box):
         raise TypeError("input splitting needs a box input set")
     t0 = time.perf_counter()
@@ -94,7 +106,8 @@ def input_split_bab(
     counter = itertools.count()
     heap: list[tuple[float, int, np.ndarray, np.ndarray, int]] = [
         (-np.inf, next(counter), box.lower.copy(), box.upper.copy(), 0)]
-    nodes = closed = max_depth = stuck = 0
+    nodes = closed = max_depth = stuck = lps = lp_closed = 0
+    lp_s = 0.0
 
     def probe(points: np.ndarray) -> np.ndarray | None:
         ys = net.forward(points)
@@ -113,13 +126,25 @@ def input_split_bab(
         lo = np.stack([t[2] for t in take])
         hi = np.stack([t[3] for t in take])
         depth = np.array([t[4] for t in take])
-        t_low, smear, corner = _bound(problem, lo, hi)
+        t_low, smear, corner, pre = _bound(problem, lo, hi)
         nodes += len(take)
         found = probe(np.vstack([(lo + hi) / 2.0, corner]))
         if found is not None:
             return BabResult("sat", found, time.perf_counter() - t0, nodes, closed, len(heap),
                              max_depth, float(np.min(t_low)))
         safe = t_low > 0.0
+        if lp_bound is not None:
+            for i in np.argsort(-t_low):
+                if safe[i] or lp_s > lp_share * (time.perf_counter() - t0) or budget.expired():
+                    continue
+                t1 = time.perf_counter()
+                value = lp_bound(lo[i], hi[i], [a[i] for a in pre[0]], [a[i] for a in pre[1]])
+                lp_s += time.perf_counter() - t1
+                lps += 1
+                if value is not None:
+                    t_low[i] = max(t_low[i], value)
+                    safe[i] = value > 0.0
+                    lp_closed += bool(safe[i])
         closed += int(safe.sum())
         root = box.upper - box.lower
         for i in np.flatnonzero(~safe):
@@ -147,4 +172,5 @@ def input_split_bab(
     verdict = "unsat" if remaining == 0 and stuck == 0 else "unknown"
     lower = min((t[0] for t in heap), default=np.inf)
     return BabResult(verdict, None, time.perf_counter() - t0, nodes, closed, remaining, max_depth,
-                     float(lower), {"undecided": stuck})
+                     float(lower), {"undecided": stuck, "lp_bounds": lps,
+                                    "closed_by_lp": lp_closed, "lp_s": lp_s})
