@@ -9,9 +9,10 @@
   interval bounds (:func:`surrogate.encode.stock.add_stock_network`).
 
 Each task first builds a tiny network the same way (imports and first calls are not timed), then
-times ``repeats`` builds, the garbage collector run before each one (outside the timing: a Pyomo
-build leaves many objects behind). The record holds every timing, their median (``total_s``) and
-the model's size.
+times ``repeats`` builds -- at least :data:`FAST_REPEATS` when the first takes less than
+:data:`FAST_S` (milliseconds are noisy) --, the garbage collector run before each one (outside the
+timing: a Pyomo build leaves many objects behind). The record holds every timing, their median
+(``total_s``) and the model's size.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ import numpy as np
 from surrogate.network.spec import Network
 from surrogate.sets import Box
 
-__all__ = ["run_build"]
+__all__ = ["FAST_REPEATS", "FAST_S", "run_build"]
+
+#: Builds faster than this (seconds) are timed at least :data:`FAST_REPEATS` times.
+FAST_S = 0.5
+FAST_REPEATS = 15
 
 
 def _ours(network: Network, box: Box, bounds: str) -> Callable[[], tuple[dict[str, int], dict]]:
@@ -86,6 +91,11 @@ def _pyomo_size(m: Any) -> dict[str, int]:
     }
 
 
+def _wanted(times: list[float], repeats: int) -> int:
+    """How many timings: ``repeats``, or :data:`FAST_REPEATS` once the first was fast."""
+    return repeats if not times or times[0] >= FAST_S else max(repeats, FAST_REPEATS)
+
+
 _BUILDERS = {"ours": _ours, "ours-pyomo": _ours_pyomo, "stock-omlt": _stock}
 
 
@@ -102,7 +112,7 @@ def run_build(network: Network, box: Box, pipeline: str, *, bounds: str = "symbo
     times: list[float] = []
     parts: list[dict] = []
     size: dict[str, int] = {}
-    for _ in range(repeats):
+    while len(times) < _wanted(times, repeats):
         gc.collect()
         t0 = time.perf_counter()
         size, part = build()
@@ -112,7 +122,7 @@ def run_build(network: Network, box: Box, pipeline: str, *, bounds: str = "symbo
         "pipeline": pipeline,
         "kind": "build",
         "bounds_method": bounds if pipeline != "stock-omlt" else "interval (OMLT)",
-        "repeats": repeats,
+        "repeats": len(times),
         "times_s": times,
         "total_s": statistics.median(times),
         "size": size,
