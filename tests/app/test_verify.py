@@ -101,12 +101,15 @@ def _lipschitz_upper_bound(onnx: Path, lo: float, hi: float, n: int = 20001) -> 
     return float(net.forward(grid[:, None]).max()) + lipschitz * (hi - lo) / (n - 1) / 2
 
 
-def test_test_folder_nano_is_unsat_because_its_output_is_a_relu(vnncomp: Path) -> None:
+@pytest.mark.parametrize("strategy", ["bab", "milp"])
+def test_test_folder_nano_is_unsat_because_its_output_is_a_relu(vnncomp: Path,
+                                                                  strategy: str) -> None:
     onnx, vnnlib = vnncomp / "test/test_nano.onnx", vnncomp / "test/test_nano.vnnlib"
-    # unsafe: Y_0 <= -1; the output layer is a ReLU, so Y_0 >= 0 everywhere
+    # unsafe: Y_0 <= -1; the output layer is a ReLU, so Y_0 >= 0 everywhere (both proof routes
+    # must know it: the MILP's output rows and the branch and bound's output relaxation)
     assert read_onnx(onnx).layers[-1].activation == "relu"
-    res = verify_instance(onnx, vnnlib, time_limit_s=30)
-    assert (res.result, res.method, res.cases) == ("unsat", "milp", 1)
+    res = verify_instance(onnx, vnnlib, time_limit_s=30, strategy=strategy)
+    assert (res.result, res.method, res.cases) == ("unsat", strategy, 1)
     assert res.counterexample_x is None
 
 
@@ -123,10 +126,18 @@ def test_test_folder_sat_and_unsat(vnncomp: Path) -> None:
     prop = vnncomp / "test/test_prop.vnnlib"
     sat = verify_instance(vnncomp / "test/test_sat.onnx", prop, time_limit_s=30)
     assert_checked_sat(sat, vnncomp / "test/test_sat.onnx", prop)
-    unsat = verify_instance(vnncomp / "test/test_unsat.onnx", prop, time_limit_s=30)
+    unsat = verify_instance(vnncomp / "test/test_unsat.onnx", prop, time_limit_s=30,
+                            strategy="milp")
     assert unsat.result == "unsat"
     runs = unsat.details["per_case"][0]["runs"]
     assert [r["label"] for r in runs] == ["dense"] and runs[0]["verdict"] == "unsat"
+    # 5 inputs: "auto" runs a short MILP, then splits the input box; pure splitting proves it
+    auto = verify_instance(vnncomp / "test/test_unsat.onnx", prop, time_limit_s=30)
+    assert auto.result == "unsat" and auto.details["strategy"]["chosen"] == "milp+bab"
+    bab = verify_instance(vnncomp / "test/test_unsat.onnx", prop, time_limit_s=30,
+                          strategy="bab")
+    assert (bab.result, bab.method) == ("unsat", "bab")
+    assert bab.details["per_case"][0]["bab"]["open"] == 0
 
 
 def _split_property(vnncomp: Path, tmp_path: Path) -> Path:
@@ -152,12 +163,15 @@ def test_a_property_with_two_input_boxes_needs_every_case_proved(
     vnncomp: Path, tmp_path: Path
 ) -> None:
     prop = _split_property(vnncomp, tmp_path)
-    unsat = verify_instance(vnncomp / "test/test_unsat.onnx", prop, time_limit_s=30)
-    assert (unsat.result, unsat.cases) == ("unsat", 2)
-    assert [c["verdict"] for c in unsat.details["per_case"]] == ["unsat", "unsat"]
-    sat = verify_instance(vnncomp / "test/test_sat.onnx", prop, time_limit_s=30, attack=False)
-    assert sat.method == "milp"
-    assert_checked_sat(sat, vnncomp / "test/test_sat.onnx", prop)
+    for strategy in ("bab", "milp"):
+        unsat = verify_instance(vnncomp / "test/test_unsat.onnx", prop, time_limit_s=30,
+                                strategy=strategy)
+        assert (unsat.result, unsat.cases) == ("unsat", 2)
+        assert [c["verdict"] for c in unsat.details["per_case"]] == ["unsat", "unsat"]
+        sat = verify_instance(vnncomp / "test/test_sat.onnx", prop, time_limit_s=30,
+                              attack=False, strategy=strategy)
+        assert sat.method == strategy
+        assert_checked_sat(sat, vnncomp / "test/test_sat.onnx", prop)
 
 
 # ------------------------------------------------------------------ known VNN-COMP answers
@@ -167,8 +181,9 @@ def test_known_vnncomp_answers(vnncomp: Path, net: str, prop: str) -> None:
     assert res.result == KNOWN[(net, prop)]
     if res.result == "sat":
         assert_checked_sat(res, vnncomp / net, vnncomp / prop)
-    else:
-        assert res.method == "milp"
+    else:  # proved by the dense MILP or by input splitting (auto on <= 16 inputs)
+        low_dim = res.details["strategy"]["inputs"] <= 16
+        assert res.method in (("milp", "bab") if low_dim else ("milp",))
         assert all(c["verdict"] == "unsat" for c in res.details["per_case"])
 
 
@@ -347,7 +362,7 @@ def test_cli_stdout_starts_with_the_verdict_in_a_fresh_process(vnncomp: Path) ->
     # a fresh process: nothing (e.g. a solver banner) may be printed before the verdict
     proc = subprocess.run(
         [sys.executable, "-m", "surrogate", "verify", str(vnncomp / "test/test_unsat.onnx"),
-         str(vnncomp / "test/test_prop.vnnlib"), "--bounds", "lp"],
+         str(vnncomp / "test/test_prop.vnnlib"), "--bounds", "lp", "--strategy", "milp"],
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr

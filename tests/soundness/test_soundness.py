@@ -83,10 +83,11 @@ def _tally(cases: list[Case], folder: Path, **options: object) -> tuple[Counter,
     return counts, wrong
 
 
-def test_no_wrong_answer_on_a_sample_of_every_family(tmp_path: Path) -> None:
+@pytest.mark.parametrize("strategy", ["bab", "milp"])
+def test_no_wrong_answer_on_a_sample_of_every_family(tmp_path: Path, strategy: str) -> None:
     cases = [make_case(f, seed, MARGINS[(seed + k) % len(MARGINS)])
              for k, f in enumerate(sorted(FAMILIES)) for seed in range(5)]
-    counts, wrong = _tally(cases, tmp_path, time_limit_s=5)
+    counts, wrong = _tally(cases, tmp_path, time_limit_s=5, strategy=strategy)
     assert wrong == []
     # the test means something: both answers were given, not only "timeout"
     answers = Counter(a for (_, _, a), n in counts.items() for _ in range(n))
@@ -96,8 +97,12 @@ def test_no_wrong_answer_on_a_sample_of_every_family(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_no_wrong_answer_on_hundreds_of_cases(tmp_path: Path) -> None:
     cases = [make_case(f, 100 + seed) for f in sorted(FAMILIES) for seed in range(60)]
-    variants = [dict(attack=True, bounds="lp"), dict(attack=False, bounds="lp"),
-                dict(attack=False, bounds="symbolic"), dict(attack=False, bounds="interval")]
+    # both proof routes: branch and bound over the input box (auto on these 1-2 input nets) and
+    # the MILP prover, the latter with every bounds method
+    variants = [dict(attack=True, strategy="auto"), dict(attack=False, strategy="bab"),
+                dict(attack=False, strategy="milp", bounds="lp"),
+                dict(attack=False, strategy="milp", bounds="symbolic"),
+                dict(attack=False, strategy="milp", bounds="interval")]
     total: Counter = Counter()
     wrong: list[str] = []
     for k, case in enumerate(cases):
@@ -127,9 +132,13 @@ def test_a_minimum_inside_the_numerical_margin_is_unknown_with_the_reason(tmp_pa
     case = make_case("random", 0, 1e-9)
     assert case.truth == "unsat" and 0 < case.exact.value < Fraction(1, 10**8)
     onnx_path, prop = write_case(case, tmp_path)
-    res = verify_instance(onnx_path, prop, time_limit_s=10)
+    res = verify_instance(onnx_path, prop, time_limit_s=10, strategy="milp")
     assert res.result == "unknown" and res.wall_s < 5
     assert res.reason is not None and "numerical margin" in res.reason
+    # input splitting cannot close the box around the minimiser either (every bound is widened
+    # by more than 1e-9): it splits until the time is up
+    auto = verify_instance(onnx_path, prop, time_limit_s=2)
+    assert auto.result in ("timeout", "unknown")
     assert json.loads(json.dumps(res.to_dict()))["reason"] == res.reason
 
 
@@ -162,6 +171,6 @@ def test_a_solver_failure_is_an_unknown_answer_not_a_crash(
     monkeypatch.setattr(run_module, "solve_matrix", broken)
     case = make_case("random", 3, 0.1)
     onnx_path, prop = write_case(case, tmp_path)
-    res = verify_instance(onnx_path, prop, time_limit_s=10, attack=False)
+    res = verify_instance(onnx_path, prop, time_limit_s=10, attack=False, strategy="milp")
     assert res.result == "unknown"
     assert res.reason is not None and "HiGHS failed: Solve error" in res.reason
