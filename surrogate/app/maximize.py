@@ -45,6 +45,19 @@ class MaximizeResult:
     trace: list[dict[str, Any]] = field(default_factory=list)  # (time_s, value, component)
     components: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def to_run_record(self, label: str) -> dict[str, Any]:
+        """The fields a campaign's report reads from a run (as :class:`~surrogate.app.run.
+        RunResult` has them), plus this result's own."""
+        trace = [{"time_s": t["time_s"], "dense_objective": t["value"],
+                  "surrogate_objective": t["value"], "success": False,
+                  "component": t["component"]} for t in self.trace]
+        best_t = next((t["time_s"] for t in self.trace
+                       if t["value"] == self.best_dense_objective), None)
+        return {**self.to_dict(), "label": label, "kind": "maximization",
+                "status": self.status, "verdict": None, "sparsity": 0.0,
+                "best_dense_time_s": best_t, "trace": trace, "total_s": self.total_s,
+                "time_to_first_success_s": None, "size": {}, "neurons": {}}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "strategy": self.strategy, "output": self.output, "maximize": self.maximize,

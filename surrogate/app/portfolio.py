@@ -195,7 +195,7 @@ def _run_milps(problem: Problem, jobs: Sequence[MilpJob], budget: Budget, shared
         return offered
 
     for i, job in enumerate(jobs):
-        if budget.expired() or shared.done.is_set():
+        if budget.remaining() < 1.0 or shared.done.is_set():
             break
         last = i == len(jobs) - 1
         jb = budget if last else budget.share(job.share)
@@ -344,7 +344,14 @@ def portfolio(
             polish("gradient descent", res.x)
     shared.done.set()
     if thread is not None:
-        thread.join(timeout=max(budget.remaining(), 0.0) + 5.0)
+        # the MILP stops at its next callback; a build cannot be interrupted, so the portfolio
+        # does not wait for more than a second past its budget (the thread is a daemon: its
+        # late result is dropped)
+        thread.join(timeout=max(budget.remaining(), 0.0) + 1.0)
+        for job in milps:
+            stats = shared.stats.get(job.label)
+            if thread.is_alive() and stats is not None and "status" not in stats:
+                stats["status"] = "unfinished at the time limit"
     return _result(problem, shared, start_value, runs, time.perf_counter() - t0)
 
 

@@ -10,7 +10,11 @@ Every task of a campaign runs one pipeline:
 * ``ours-pyomo`` (build tasks only): our encoding written into a Pyomo model
   (:func:`surrogate.encode.add_network`, the embedding API);
 * ``highs:NAME`` (sweep tasks only): ``ours`` with a candidate HiGHS option set
-  (:data:`PRESET_CANDIDATES`), to measure which options pay.
+  (:data:`PRESET_CANDIDATES`), to measure which options pay;
+* ``strategy:NAME`` (maximisation sweeps, dense network only): the library's maximisation use
+  case (:func:`surrogate.app.maximize.maximize`) with strategy ``NAME``: ``portfolio`` (what
+  ``surrogate maximize`` runs by default), ``milp``, ``gradient``, ``local`` or ``lp`` (one
+  generator alone), to compare the portfolio with each of its parts in one campaign.
 
 Task keys and configuration labels of ``ours`` are those of campaigns without the axis (so old
 stores resume); any other pipeline's configuration label is the pipeline's name (``stock-omlt``),
@@ -28,16 +32,21 @@ __all__ = [
     "DEFAULT",
     "PRESET_CANDIDATES",
     "STOCK",
+    "STRATEGIES",
     "check_pipelines",
     "config_with_pipeline",
     "preset_name",
     "registered_preset",
+    "strategy_name",
 ]
 
 DEFAULT = "ours"
 STOCK = "stock-omlt"
 PYOMO = "ours-pyomo"
 _PRESET_PREFIX = "highs:"
+_STRATEGY_PREFIX = "strategy:"
+#: the strategies of :func:`surrogate.app.maximize.maximize` (kept here: this module is stdlib)
+STRATEGIES = ("portfolio", "milp", "gradient", "local", "lp")
 
 #: HiGHS option sets measured by the presets suite (``highs:NAME``; ``default`` is ``ours``).
 PRESET_CANDIDATES: dict[str, dict[str, object]] = {
@@ -64,6 +73,12 @@ _ALLOWED = {
 }
 
 
+def strategy_name(pipeline: str) -> str | None:
+    """``"strategy:portfolio"`` -> ``"portfolio"``; None for other pipelines."""
+    return (pipeline[len(_STRATEGY_PREFIX):] if pipeline.startswith(_STRATEGY_PREFIX)
+            else None)
+
+
 def preset_name(pipeline: str) -> str | None:
     """``"highs:cutoff"`` -> ``"cutoff"``; None for a pipeline that is not a preset."""
     return pipeline[len(_PRESET_PREFIX):] if pipeline.startswith(_PRESET_PREFIX) else None
@@ -86,6 +101,15 @@ def check_pipelines(
         raise InputError("pipeline 'stock-omlt' runs instances on the dense network only: give "
                          "sparsities [0] (or run the pruned configurations in another campaign)")
     for p in out:
+        strategy = strategy_name(p)
+        if strategy is not None:
+            if kind != "maximize" or strategy not in STRATEGIES:
+                raise InputError(f"pipeline {p!r}: strategy:NAME runs maximisation sweeps, with "
+                                 f"NAME in {', '.join(STRATEGIES)}")
+            if 0.0 not in sparsities:
+                raise InputError(f"pipeline {p!r} runs on the dense network only (the "
+                                 "portfolio prunes by itself): list sparsity 0.0")
+            continue
         name = preset_name(p)
         if name is None and p in allowed:
             continue
@@ -97,6 +121,8 @@ def check_pipelines(
                 )
             continue
         presets = f", highs:NAME with NAME in {', '.join(PRESET_CANDIDATES)}" if sweep else ""
+        if kind == "maximize":
+            presets += f", strategy:NAME with NAME in {', '.join(STRATEGIES)}"
         raise InputError(f"unknown pipeline {p!r} for a {kind} campaign; choose from "
                          f"{', '.join(allowed)}{presets}")
     return out

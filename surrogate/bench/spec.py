@@ -18,6 +18,8 @@ methods: its MILP does not depend on the pruning method. Format::
     bounds = "symbolic"                # optional: interval | symbolic | lp
     pipelines = ["ours"]               # optional: ours | stock-omlt | highs:NAME (see
                                        # surrogate.bench.pipelines); one task per pipeline
+    pruned_pipelines = ["ours"]        # optional: the pipelines that also run the pruned
+                                       # configurations (default: all of them)
 
     [problem]
     kind = "robustness"                # digits test images as x0
@@ -88,7 +90,7 @@ __all__ = [
 
 BOUNDS_METHODS = ("interval", "symbolic", "lp")
 _SWEEP_KEYS = ("name", "time_limit_s", "networks", "methods", "sparsities", "seeds", "bounds",
-               "pipelines")
+               "pipelines", "pruned_pipelines")
 _SWEEP_REQUIRED = ("name", "networks", "sparsities")
 _ROBUST_KEYS = ("kind", "norm", "eps", "target", "images", "stop_on_success")
 _MAX_KEYS = ("kind", "outputs", "minimize", "lower", "upper")
@@ -157,6 +159,7 @@ class SweepSpec:
     prune_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     pipelines: tuple[str, ...] = (DEFAULT_PIPELINE,)
     kind: str = "sweep"
+    pruned_pipelines: tuple[str, ...] | None = None  # None: every pipeline
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -325,6 +328,13 @@ def parse_sweep(text: str, *, path: str | None = None) -> SweepSpec:
                                         sparsities)
         except InputError as exc:
             raise where.error(str(exc), "sweep", "pipelines") from None
+    pruned: tuple[str, ...] | None = None
+    if "pruned_pipelines" in sw:
+        pruned = tuple(_str_list(sw, "pruned_pipelines", "sweep", where))
+        stray = [p for p in pruned if p not in pipelines]
+        if stray:
+            raise where.error(f"pruned_pipelines names {stray}, which 'pipelines' does not list",
+                              "sweep", "pruned_pipelines")
     return SweepSpec(
         name=name.strip(),
         path=str(path or ""),
@@ -338,6 +348,7 @@ def parse_sweep(text: str, *, path: str | None = None) -> SweepSpec:
         prune_data=data,
         prune_options=options,
         pipelines=pipelines,
+        pruned_pipelines=pruned,
     )
 
 

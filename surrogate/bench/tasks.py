@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from surrogate.bench.pipelines import DEFAULT as DEFAULT_PIPELINE
-from surrogate.bench.pipelines import config_with_pipeline
+from surrogate.bench.pipelines import config_with_pipeline, strategy_name
 from surrogate.bench.spec import CampaignSpec, InstancesSpec, SweepSpec, number_label
 from surrogate.errors import InputError
 
@@ -127,7 +127,7 @@ def _expand_sweep(spec: SweepSpec) -> list[Task]:
         for inst, inst_params in prob.instances():
             for seed in spec.seeds:
                 for (method, p), pipe in _with_pipelines(spec.methods, spec.sparsities,
-                                                         spec.pipelines):
+                                                         spec.pipelines, spec.pruned_pipelines):
                     params = {
                         **base,
                         "instance": inst_params,
@@ -154,10 +154,14 @@ def _expand_sweep(spec: SweepSpec) -> list[Task]:
 
 
 def _with_pipelines(
-    methods: tuple[str, ...], sparsities: tuple[float, ...], pipelines: tuple[str, ...]
+    methods: tuple[str, ...], sparsities: tuple[float, ...], pipelines: tuple[str, ...],
+    pruned: tuple[str, ...] | None = None,
 ) -> list[tuple[tuple[str, float], str]]:
-    """Every configuration on every pipeline (pipelines varying fastest)."""
-    return [(c, pipe) for c in _configs(methods, sparsities) for pipe in pipelines]
+    """Every configuration on every pipeline (pipelines varying fastest); pruned configurations
+    only on the ``pruned`` pipelines (all when None), never on a ``strategy:NAME`` pipeline (the
+    portfolio prunes by itself)."""
+    return [(c, pipe) for c in _configs(methods, sparsities) for pipe in pipelines
+            if c[1] == 0 or (strategy_name(pipe) is None and (pruned is None or pipe in pruned))]
 
 
 def _expand_instances(spec: InstancesSpec) -> list[Task]:

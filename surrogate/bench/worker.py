@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from surrogate.bench.pipelines import STOCK, preset_name, registered_preset
+from surrogate.bench.pipelines import STOCK, preset_name, registered_preset, strategy_name
 from surrogate.bench.tasks import Task
 
 __all__ = ["Outcome", "build_problem", "error_outcome", "execute", "outcome_of_record"]
@@ -166,7 +166,15 @@ def _run_sweep(task: Task) -> dict[str, Any]:
 
     problem, warm = build_problem(task)
     surrogate = _surrogate(task)
-    if task.pipeline == STOCK:
+    strategy = strategy_name(task.pipeline)
+    if strategy is not None:
+        from surrogate.app.maximize import maximize
+
+        res = maximize(problem.network, output=problem.output, minimize=not problem.maximize,
+                       lower=problem.input_set.lower, upper=problem.input_set.upper,
+                       time_limit_s=task.time_limit_s, strategy=strategy, seed=task.seed)
+        record = res.to_run_record(task.config)
+    elif task.pipeline == STOCK:
         from surrogate.bench.stock import run_stock
 
         record = run_stock(problem, task.time_limit_s,
