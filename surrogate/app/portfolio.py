@@ -349,9 +349,9 @@ def portfolio(
         # late result is dropped)
         thread.join(timeout=max(budget.remaining(), 0.0) + 1.0)
         for job in milps:
-            stats = shared.stats.get(job.label)
-            if thread.is_alive() and stats is not None and "status" not in stats:
-                stats["status"] = "unfinished at the time limit"
+            job_stats = shared.stats.get(job.label)
+            if thread.is_alive() and job_stats is not None and "status" not in job_stats:
+                job_stats["status"] = "unfinished at the time limit"
     return _result(problem, shared, start_value, runs, time.perf_counter() - t0)
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from surrogate.errors import InputError, ModelFileError
+from surrogate.files import write_bytes_atomic
 
 __all__ = ["CheckReport", "RecordEntry", "build_record", "check_record", "read_record",
            "write_record"]
@@ -108,8 +109,6 @@ def build_record(stores: Sequence[str | Path], vnncomp: str | Path) -> list[Reco
 
 def write_record(entries: Sequence[RecordEntry], path: str | Path) -> Path:
     """The record as gzip'd JSON (sorted, one entry per instance)."""
-    from surrogate.commands._common import write_bytes_atomic
-
     payload = {"format": "surrogate soundness record 1",
                "entries": [asdict(e) for e in entries]}
     data = gzip.compress(json.dumps(payload, indent=0).encode(), mtime=0)

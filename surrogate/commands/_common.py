@@ -14,17 +14,16 @@ expected), a file used as a folder, and a place where we cannot write are refuse
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from surrogate.errors import InputError, ModelFileError
+from surrogate.files import write_bytes_atomic, write_json
 from surrogate.prune.checks import check_sparsity as sparsity_rule
 
 __all__ = [
@@ -202,40 +201,3 @@ def check_interrupt(message: str = "") -> None:
 def stderr_progress(message: str) -> None:
     check_interrupt()
     print(message, file=sys.stderr, flush=True)
-
-
-def _atomic(path: Path, write: Callable[[Path], object]) -> None:
-    """Write through a temporary file beside ``path``, then rename it over ``path``; on any
-    failure (or Ctrl-C) the temporary file is removed and ``path`` is left as it was."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (missing parent folders are created)."""
-    p = Path(path)
-    _atomic(p, lambda tmp: tmp.write_bytes(data))
-    return p
-
-
-def write_json(path: str | Path, payload: object) -> Path:
-    """Write ``payload`` as indented JSON, atomically (missing parent folders are created)."""
-    text = json.dumps(payload, indent=2, default=float)
-    p = Path(path)
-    _atomic(p, lambda tmp: tmp.write_text(text))
-    return p
