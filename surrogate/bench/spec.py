@@ -83,6 +83,7 @@ __all__ = [
     "SweepSpec",
     "load_spec",
     "parse_instances_csv",
+    "parse_instances_folder",
     "parse_sweep",
     "parse_random_name",
     "number_label",
@@ -191,6 +192,7 @@ class InstancesSpec:
     bounds: str = "lp"
     pipelines: tuple[str, ...] = (DEFAULT_PIPELINE,)
     kind: str = "instances"
+    families: bool = False  # rows of several benchmark folders (their first path part)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -207,12 +209,18 @@ def load_spec(
     methods: Sequence[str] | None = None,
     sparsities: Sequence[float] | None = None,
 ) -> CampaignSpec:
-    """Read a sweep ``.toml`` or an ``instances.csv`` (chosen by the file's suffix).
+    """Read a sweep ``.toml``, an ``instances.csv`` (chosen by the file's suffix), or a folder:
+    every ``instances*.csv`` under it as one campaign (:func:`parse_instances_folder`).
 
     ``time_limit_s`` overrides a sweep's ``time_limit_s`` and caps every csv row's timeout;
     ``methods`` / ``sparsities`` apply to csv campaigns only (a sweep file sets its own).
     """
     p = Path(path)
+    if p.is_dir():
+        if time_limit_s is not None and not (math.isfinite(time_limit_s) and time_limit_s > 0):
+            raise InputError(f"--time-limit must be a number > 0, got {time_limit_s}")
+        return parse_instances_folder(p, time_limit_s=time_limit_s, methods=methods,
+                                      sparsities=sparsities)
     if not p.is_file():
         raise ModelFileError(
             f"campaign spec {p} not found (give a sweep .toml or an instances.csv)"
@@ -661,6 +669,43 @@ def parse_instances_csv(
         methods=meths,
         sparsities=sps,
         pipelines=check_pipelines(pipelines or (DEFAULT_PIPELINE,), "instances", sps),
+    )
+
+
+def parse_instances_folder(
+    folder: str | Path,
+    *,
+    time_limit_s: float | None = None,
+    methods: Sequence[str] | None = None,
+    sparsities: Sequence[float] | None = None,
+) -> InstancesSpec:
+    """Every ``instances*.csv`` under ``folder`` (e.g. the VNN-COMP benchmarks: one per family)
+    as one campaign. Rows name their files by their path under ``folder``
+    (``acasxu/onnx/ACASXU_run2a_1_1_batch_2000.onnx``), so the report can group them by family
+    (the first folder) and the keys stay unique across families."""
+    root = Path(folder).resolve()
+    csvs = sorted(root.rglob("instances*.csv"))
+    if not csvs:
+        raise ModelFileError(f"campaign spec {folder} is a folder without any instances*.csv: "
+                             "give a VNN-COMP benchmark folder (with instances.csv files), an "
+                             "instances.csv or a sweep .toml")
+    parts = [parse_instances_csv(c, time_limit_s=time_limit_s, methods=methods,
+                                 sparsities=sparsities) for c in csvs]
+    def under(path: str, csv: Path) -> str:
+        p = Path(path)
+        if p.is_relative_to(root):
+            return p.relative_to(root).as_posix()
+        return f"{csv.parent.relative_to(root).as_posix()}/{p.name}"  # a file from elsewhere
+
+    rows = []
+    for c, part in zip(csvs, parts, strict=True):
+        for r in part.rows:
+            rows.append(InstanceRow(r.onnx, r.vnnlib, r.timeout_s, under(r.onnx, c),
+                                    under(r.vnnlib, c), r.line))
+    return InstancesSpec(
+        name=root.name, path=str(root), rows=tuple(rows), time_limit_s=time_limit_s,
+        methods=parts[0].methods, sparsities=parts[0].sparsities, pipelines=parts[0].pipelines,
+        families=True,
     )
 
 

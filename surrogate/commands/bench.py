@@ -33,7 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         description=_RUN_DOC,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    r.add_argument("spec", metavar="SPEC", help="sweep file (.toml) or VNN-COMP instances.csv")
+    r.add_argument("spec", metavar="SPEC", help="sweep file (.toml), VNN-COMP instances.csv, or a "
+                   "folder: every instances*.csv under it as one campaign")
     r.add_argument(
         "--out",
         required=True,
@@ -147,8 +148,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_run(args: argparse.Namespace) -> None:
     """The checks on the arguments, before the spec is expanded or a header printed."""
-    check_input_file(args.spec, "campaign spec", "a sweep .toml or an instances.csv",
-                     "instances.csv")
+    if not Path(args.spec).is_dir():  # a folder: every instances*.csv under it
+        check_input_file(args.spec, "campaign spec", "a sweep .toml or an instances.csv",
+                         "instances.csv")
     check_output_dir(args.out, "--out")
     check_positive(args.time_limit, "--time-limit")
     for flag, value in (("--jobs", args.jobs), ("--limit", args.limit)):

@@ -11,7 +11,14 @@ from surrogate.bench.store import COLUMNS
 from surrogate.errors import InputError
 from surrogate.report.data import Campaign, load_campaign
 from surrogate.report.plots import anytime, cactus, scatter, scatter_files
-from surrogate.report.tables import markdown_table, pairs, sentinel_s, shares, summary_table
+from surrogate.report.tables import (
+    family_table,
+    markdown_table,
+    pairs,
+    sentinel_s,
+    shares,
+    summary_table,
+)
 
 __all__ = ["ReportFiles", "flat_rows", "write_csv", "write_report"]
 
@@ -52,6 +59,13 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
     if ok and campaign.kind != "build":  # a build campaign's report is perf.md
         headers, rows = summary_table(campaign)
         sections.append("## Summary per configuration\n\n" + markdown_table(headers, rows))
+        if campaign.kind == "instances":
+            fh, fr = family_table(campaign)
+            sections.append(
+                "## Per family\n\nA `sat` comes with a counterexample checked in float64 and by "
+                "onnxruntime; `conflicts` counts instances also answered the other way by "
+                "another run (a wrong answer; `surrogate bench check-record` cross-checks the "
+                "`unsat` answers with the soundness record).\n\n" + markdown_table(fh, fr))
         figures.append(cactus(campaign, out / "cactus.png"))
         sections.append(_cactus_text(campaign))
         sc = scatter_files(campaign, out)

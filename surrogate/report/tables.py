@@ -16,7 +16,16 @@ from dataclasses import dataclass
 
 from surrogate.report.data import Campaign, Run, better, median
 
-__all__ = ["Pair", "Shares", "markdown_table", "pairs", "sentinel_s", "shares", "summary_table"]
+__all__ = [
+    "Pair",
+    "Shares",
+    "family_table",
+    "markdown_table",
+    "pairs",
+    "sentinel_s",
+    "shares",
+    "summary_table",
+]
 
 
 @dataclass(frozen=True)
@@ -178,3 +187,34 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     ]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def family_table(campaign: Campaign) -> tuple[list[str], list[list[str]]]:
+    """Per benchmark family (an instances campaign over a folder: the first part of each
+    network's path), per configuration: answers, ``conflicts`` (instances one run answered
+    ``sat`` -- a checked counterexample -- and another ``unsat``: a wrong answer), the median
+    time of the answered runs and the total time."""
+    families = campaign.spec.get("families", False)
+    groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
+    answers: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in campaign.runs:
+        fam = r.network.split("/")[0] if families and "/" in r.network else campaign.name
+        groups[(fam, r.config)].append(r)
+        if r.ok and r.outcome in ("sat", "unsat"):
+            answers[(r.network, r.instance)].add(r.outcome)
+    conflicted = {k for k, v in answers.items() if len(v) > 1}
+    rows = []
+    for (fam, cfg), runs in sorted(groups.items()):
+        ok = [r for r in runs if r.ok]
+        counts: dict[str, int] = defaultdict(int)
+        for r in ok:
+            counts[r.outcome] += 1
+        answered = [r.elapsed_s for r in ok if r.outcome in ("sat", "unsat")]
+        wrong = sum((r.network, r.instance) in conflicted for r in ok)
+        rows.append([fam, cfg, str(len(runs)), str(counts["sat"]), str(counts["unsat"]),
+                     str(counts["timeout"] + counts["unknown"]), str(len(runs) - len(ok)),
+                     str(wrong), f"{len(answered)}/{len(runs)}", _fmt(median(answered)),
+                     _fmt(sum(r.elapsed_s for r in ok), 0)])
+    headers = ["family", "configuration", "instances", "sat", "unsat", "timeout/unknown",
+               "errors", "conflicts", "answered", "median time answered (s)", "total time (s)"]
+    return headers, rows

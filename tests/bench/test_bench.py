@@ -428,3 +428,30 @@ def test_instances_csv_rows_are_found_where_the_copy_moved_them(tmp_path: Path) 
     with pytest.raises(ParseError, match=r"instances.csv:1: file vnnlib/p.vnnlib not found "
                                          r"\(looked at .*; 2 files of that name under"):
         load_spec(plain)
+
+
+def test_a_folder_of_instances_csv_files_is_one_campaign_reported_per_family(
+    tmp_path: Path, vnncomp: Path
+) -> None:
+    # two "families" whose rows name files of the shared test folder (read in place)
+    from surrogate.bench.spec import load_spec
+    from surrogate.report import write_report
+
+    root = tmp_path / "bench"
+    for fam, rows in (("tiny", ["test_tiny.onnx,test_tiny.vnnlib,30"]),
+                      ("pair", ["test_sat.onnx,test_prop.vnnlib,30",
+                                "test_unsat.onnx,test_prop.vnnlib,30"])):
+        (root / fam).mkdir(parents=True)
+        text = "".join(f"{vnncomp / 'test' / r.split(',')[0]},"
+                       f"{vnncomp / 'test' / r.split(',')[1]},{r.split(',')[2]}\n" for r in rows)
+        (root / fam / "instances.csv").write_text(text)
+    spec = load_spec(root, time_limit_s=20)
+    assert spec.families and {r.onnx_rel.split("/")[0] for r in spec.rows} == {"tiny", "pair"}
+    out = tmp_path / "run"
+    assert main(["bench", "run", str(root), "--out", str(out), "--jobs", "1", "--quiet"]) == 0
+    report = write_report(out).markdown.read_text()
+    assert "## Per family" in report
+    line = next(x for x in report.splitlines() if x.startswith("| pair | dense"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[2:5] == ["2", "1", "1"] and cells[7] == "0"  # 2 instances: 1 sat, 1 unsat
+    assert main(["bench", "run", str(tmp_path / "empty"), "--out", str(out)]) == 2

@@ -184,7 +184,8 @@ SWEEP_CASES = [
     _c("csv-empty", "bench run {B}/sweep/empty.csv " + OUT,
        "empty.csv: no instances", "expected rows 'onnx,vnnlib,timeout_s'"),
     _c("spec-directory", "bench run {T}/adir " + OUT,
-       "campaign spec {T}/adir is a directory, not a sweep .toml or an instances.csv"),
+       "campaign spec {T}/adir is a folder without any instances*.csv",
+       "give a VNN-COMP benchmark folder (with instances.csv files)"),
     _c("spec-missing", "bench run {T}/nope.toml " + OUT,
        "campaign spec {T}/nope.toml not found"),
 ]
