@@ -1,5 +1,7 @@
-"""Candidate generators judged on the dense network: gradient descent, local search over linear
-regions (and, in time, the portfolio that runs them beside the MILPs)."""
+"""Search engines judged on the dense network: multi-start gradient descent, the local search over
+linear regions, and input-splitting branch and bound (complete verification of low-dimensional
+networks). The portfolio that runs the generators beside the MILPs is a use case:
+:mod:`surrogate.app.portfolio`."""
 
 from surrogate.search.ascent import DescentResult, gradient_descent
 from surrogate.search.objective import OutputObjective
