@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from surrogate import __version__
+from surrogate import __version__, commands
 from surrogate.commands._common import clear_interrupt, interrupted, note_interrupt
 from surrogate.errors import SurrogateError
 
@@ -44,13 +44,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _command_modules() -> list:
-    import surrogate.commands as pkg
-
     mods = []
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
-        mods.append(importlib.import_module(f"{pkg.__name__}.{info.name}"))
+        mods.append(importlib.import_module(f"{commands.__name__}.{info.name}"))
     return mods
 
 

@@ -168,6 +168,6 @@ def load_model(name_or_path: str | Path, models_dir: Path | str = MODELS_DIR) ->
     A string naming an existing file, or ending in ``.onnx``, is read as a path; anything else
     must be the name of a shipped model (InputError listing the names otherwise).
     """
-    from surrogate.network.onnx_read import read_onnx
+    from surrogate.network.onnx_read import read_onnx  # lazy: pulls in onnx (the CLI imports zoo at start-up)
 
     return read_onnx(model_path(name_or_path, models_dir))

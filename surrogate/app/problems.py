@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from surrogate.data import load_digits
 from surrogate.errors import InputError
 from surrogate.network.spec import Network
 from surrogate.problems import MaximizationProblem, robustness_problem
@@ -24,8 +25,6 @@ __all__ = ["box_maximization", "digits", "digits_robustness"]
 @lru_cache(maxsize=1)
 def digits() -> Any:
     """scikit-learn's 8x8 digits, split as the shipped models were trained (cached)."""
-    from surrogate.data import load_digits
-
     return load_digits()
 
 

@@ -41,6 +41,7 @@ from surrogate.budget import Budget
 from surrogate.errors import InputError, SolverError
 from surrogate.network.spec import Network
 from surrogate.problems.base import Problem
+from surrogate.prune import apply
 from surrogate.sets import L1Ball
 from surrogate.solve.highs import SolveResult, solve_matrix
 from surrogate.solve.numerics import PROOF_MARGIN, PROOF_RELAX, proof_margin, proof_options
@@ -360,8 +361,6 @@ def make_surrogate(
 ) -> Surrogate:
     """Prune ``network`` with ``method`` to ``sparsity`` (options as the method takes them, e.g.
     ``data=(x, y)``), timed."""
-    from surrogate.prune import apply
-
     t0 = time.perf_counter()
     res = apply(network, method, sparsity, **options)
     prune_s = time.perf_counter() - t0

@@ -20,8 +20,11 @@ import numpy as np
 from surrogate.app.build import build_milp
 from surrogate.app.problems import digits, digits_robustness
 from surrogate.data import Dataset
+from surrogate.errors import InputError
 from surrogate.network.spec import Network
 from surrogate.prune import apply, available
+from surrogate.prune.masks import Masks
+from surrogate.zoo import load_model
 
 __all__ = ["DEFAULT_METHODS", "live_neurons", "milp_size", "pruning_study", "write_study"]
 
@@ -43,8 +46,6 @@ def milp_size(network: Network, problem: Any) -> dict[str, int]:
 
 def live_neurons(network: Network) -> int:
     """Hidden neurons that are not removed (a removed neuron has a zero row and a zero bias)."""
-    from surrogate.prune.masks import Masks
-
     hidden = sum(network.widths[1:-1])
     return hidden - sum(Masks.from_zeros(network).removed_counts()[:-1])
 
@@ -67,13 +68,9 @@ def pruning_study(
     eps: float = 5.0,
     progress: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
-    from surrogate.zoo import load_model
-
     data = digits()
     unknown = [m for m in methods if m not in available()]
     if unknown:
-        from surrogate.errors import InputError
-
         raise InputError(f"unknown pruning method(s) {unknown}; available: {sorted(available())}")
     rows = []
     for name in models:

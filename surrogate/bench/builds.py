@@ -25,6 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from surrogate.app.build import build_milp
+from surrogate.app.problems import box_maximization
+from surrogate.bench.networks import random_mlp
+from surrogate.bench.stock import quiet_pyomo
 from surrogate.network.spec import Network
 from surrogate.sets import Box
 
@@ -36,9 +40,6 @@ FAST_REPEATS = 15
 
 
 def _ours(network: Network, box: Box, bounds: str) -> Callable[[], tuple[dict[str, int], dict]]:
-    from surrogate.app.build import build_milp
-    from surrogate.app.problems import box_maximization
-
     problem = box_maximization(network, 0, lower=box.lower, upper=box.upper)
 
     def build() -> tuple[dict[str, int], dict]:
@@ -54,6 +55,7 @@ def _ours_pyomo(network: Network, box: Box,
     def build() -> tuple[dict[str, int], dict]:
         import pyomo.environ as pyo
 
+        # lazy: pulls in pyomo; surrogate.bench stays light (the report imports it)
         from surrogate.encode import add_network
 
         emb = add_network(pyo.ConcreteModel(), network, box, bounds=bounds)
@@ -68,7 +70,7 @@ def _stock(network: Network, box: Box, _bounds: str) -> Callable[[], tuple[dict[
     def build() -> tuple[dict[str, int], dict]:
         import pyomo.environ as pyo
 
-        from surrogate.bench.stock import quiet_pyomo
+        # lazy: pulls in pyomo, omlt; surrogate.bench stays light (the report imports it)
         from surrogate.encode.stock import add_stock_network
 
         m = pyo.ConcreteModel()
@@ -103,8 +105,6 @@ def run_build(network: Network, box: Box, pipeline: str, *, bounds: str = "symbo
               repeats: int = 3) -> dict[str, Any]:
     """Time ``repeats`` builds of ``network`` over ``box`` by ``pipeline`` (see the module
     docstring); the size is measured outside the timings."""
-    from surrogate.bench.networks import random_mlp
-
     make = _BUILDERS[pipeline]
     tiny = random_mlp((4, 3, 2), seed=0)
     make(tiny, Box(np.zeros(4), np.ones(4)), bounds)()  # warm-up: imports and first calls

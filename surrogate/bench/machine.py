@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from surrogate._highs import new_highs
+
 __all__ = ["machine_info", "now", "record_session"]
 
 MACHINE_NAME = "machine.json"  # the name surrogate.report.perf reads
@@ -31,8 +33,6 @@ def machine_info() -> dict[str, Any]:
     import scipy
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    from surrogate._highs import new_highs
-
     h = new_highs()
     return {
         "cores": os.cpu_count(),

@@ -13,6 +13,7 @@ from functools import lru_cache
 from surrogate.bench.spec import parse_random_name
 from surrogate.errors import InputError
 from surrogate.network.spec import Network
+from surrogate.zoo import load_model
 
 __all__ = ["random_mlp", "resolve_network"]
 
@@ -22,6 +23,7 @@ def random_mlp(widths: tuple[int, ...] | list[int], seed: int) -> Network:
     import torch
     from torch import nn
 
+    # lazy: pulls in torch; surrogate.bench stays light (the report imports it)
     from surrogate.network.torch_io import from_torch
 
     widths = tuple(int(w) for w in widths)
@@ -49,6 +51,4 @@ def resolve_network(name: str) -> Network:
     parsed = parse_random_name(name)
     if parsed is not None:
         return random_mlp(*parsed)
-    from surrogate.zoo import load_model
-
     return load_model(name)

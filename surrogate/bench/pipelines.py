@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from surrogate.errors import InputError
+from surrogate.solve import highs
 
 __all__ = [
     "DEFAULT",
@@ -145,8 +146,6 @@ def registered_preset(pipeline: str) -> Iterator[str]:
     if name is None or name == "default":
         yield "default"
         return
-    from surrogate.solve import highs
-
     key = f"perf:{name}"
     highs.PRESETS[key] = {k: v for k, v in PRESET_CANDIDATES[name].items()
                           if k != "objective_bound"}

@@ -25,8 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from surrogate.app.verify import check_counterexample, verify_instance
 from surrogate.errors import InputError, ModelFileError
 from surrogate.files import write_bytes_atomic
+from surrogate.network.onnx_io import read_onnx
+from surrogate.vnnlib.parser import read_vnnlib
 
 __all__ = ["CheckReport", "RecordEntry", "build_record", "check_record", "read_record",
            "write_record"]
@@ -129,10 +132,6 @@ def read_record(path: str | Path) -> list[RecordEntry]:
 
 def check_sat(entry: RecordEntry, vnncomp: Path) -> bool:
     """Does the entry's point still meet the property on float64 and onnxruntime, in some case?"""
-    from surrogate.app.verify import check_counterexample
-    from surrogate.network.onnx_io import read_onnx
-    from surrogate.vnnlib.parser import read_vnnlib
-
     if entry.x is None:
         return False
     net = read_onnx(vnncomp / entry.onnx)
@@ -153,8 +152,6 @@ def check_record(
 ) -> CheckReport:
     """Re-validate every ``sat`` point; with ``rerun``, verify the (selected) instances again with
     their recorded limit and report flips and lost answers (see the module docstring)."""
-    from surrogate.app.verify import verify_instance
-
     root = Path(vnncomp)
     report = CheckReport()
     for e in entries:

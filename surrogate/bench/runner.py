@@ -23,10 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from surrogate.bench.local_backend import run_local
+from surrogate.bench.networks import resolve_network
+from surrogate.bench.ray_backend import run_ray
 from surrogate.bench.spec import CampaignSpec, SweepSpec
 from surrogate.bench.store import STORE_NAME, ResultStore
 from surrogate.bench.tasks import Task, expand_tasks
 from surrogate.bench.worker import Outcome
+from surrogate.data import load_digits
 from surrogate.errors import InputError
 
 __all__ = [
@@ -155,12 +159,8 @@ def run_campaign(
             progress(prog)
         if pending:
             if backend == "local":
-                from surrogate.bench.local_backend import run_local
-
                 run_local(pending, jobs, on_outcome)
             else:
-                from surrogate.bench.ray_backend import run_ray
-
                 run_ray(pending, jobs, on_outcome, address=ray_address)
         keys = {t.key for t in tasks}
         stored_ok = len(keys & store.keys("ok"))
@@ -192,14 +192,10 @@ def _jobs(jobs: int | None) -> int:
 
 def check_sweep(spec: SweepSpec, tasks: Sequence[Task]) -> None:
     """Before running anything: every network loads and fits the problem (InputError if not)."""
-    from surrogate.bench.networks import resolve_network
-
     prob = spec.problem
     for name in dict.fromkeys(t.network for t in tasks):
         net = resolve_network(name)
         if prob.kind == "robustness":
-            from surrogate.data import load_digits
-
             data = load_digits()
             if net.n_inputs != data.n_features:
                 raise InputError(

@@ -72,7 +72,9 @@ from typing import Any
 from surrogate.bench.pipelines import DEFAULT as DEFAULT_PIPELINE
 from surrogate.bench.pipelines import check_pipelines
 from surrogate.errors import InputError, ModelFileError, ParseError
+from surrogate.prune import available
 from surrogate.prune.checks import check_sparsity
+from surrogate.zoo import list_models
 
 __all__ = [
     "BOUNDS_METHODS",
@@ -453,8 +455,6 @@ def _network_ref(name: str, base: Path, where: _Where) -> str:
         if not p.is_file():
             raise where.error(f"network file {name} not found (looked at {p})", "sweep", "networks")
         return str(p.resolve())
-    from surrogate.zoo import list_models
-
     shipped = sorted(str(r["name"]) for r in list_models())
     if name not in shipped:
         raise where.error(
@@ -469,8 +469,6 @@ def _network_ref(name: str, base: Path, where: _Where) -> str:
 def _check_methods(methods: Sequence[str], where: _Where, table: str = "sweep") -> None:
     if not methods:
         return
-    from surrogate.prune import available
-
     known = available()
     for m in methods:
         if m not in known:

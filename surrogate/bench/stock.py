@@ -30,7 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from surrogate.bounds import interval_bounds
+from surrogate.encode.matrix import MatrixBuilder
 from surrogate.network.spec import Network
+from surrogate.problems.vnnlib_problem import problems_from_property
+from surrogate.solve import PROOF_MARGIN
+from surrogate.vnnlib.parser import read_vnnlib
 
 __all__ = ["fresh_highs_scheduler", "parse_highs_log", "quiet_pyomo", "run_stock",
            "run_stock_instance", "stock_model"]
@@ -95,8 +100,7 @@ def _add_objective(m: Any, blk: Any, problem: Any, network: Network) -> None:
     box, OMLT's own), written into Pyomo."""
     import pyomo.environ as pyo
 
-    from surrogate.bounds import interval_bounds
-    from surrogate.encode.matrix import MatrixBuilder
+    # lazy: pulls in pyomo; surrogate.bench stays light (the report imports it)
     from surrogate.encode.pyomo_block import write_rows
 
     b = interval_bounds(network, problem.input_set.box)
@@ -128,6 +132,7 @@ def stock_model(problem: Any, network: Network | None = None) -> tuple[Any, Any]
     network) encoded by OMLT; returns ``(model, block)``."""
     import pyomo.environ as pyo
 
+    # lazy: pulls in pyomo, omlt; surrogate.bench stays light (the report imports it)
     from surrogate.encode.stock import add_stock_network
 
     net = problem.network if network is None else network
@@ -145,8 +150,6 @@ def run_stock(problem: Any, time_limit_s: float, network: Network | None = None)
     import pyomo.environ as pyo
     from pyomo.contrib.solver.common.factory import SolverFactory
     from pyomo.contrib.solver.common.results import SolutionStatus
-
-    from surrogate.solve import PROOF_MARGIN
 
     dense = network is None or network is problem.network
     gc.collect()
@@ -238,9 +241,8 @@ def run_stock_instance(onnx: str | Path, vnnlib: str | Path, time_limit_s: float
     """The stock pipeline on a VNN-COMP instance: one stock model per case of the property, in
     order, until one is ``sat``; ``unsat`` when every case is. The network is read with our reader
     (OMLT's own cannot read these files), and the reading is charged to the stock side."""
+    # lazy: pulls in onnx; surrogate.bench stays light (the report imports it)
     from surrogate.network.onnx_io import read_onnx
-    from surrogate.problems.vnnlib_problem import problems_from_property
-    from surrogate.vnnlib.parser import read_vnnlib
 
     t0, c0 = time.perf_counter(), time.process_time()
     net = read_onnx(onnx)

@@ -31,8 +31,15 @@ from typing import Any
 
 import numpy as np
 
+from surrogate.app.maximize import maximize
+from surrogate.app.problems import box_maximization, digits, digits_robustness
+from surrogate.app.run import make_surrogate, run_problem
+from surrogate.bench.builds import run_build
+from surrogate.bench.networks import resolve_network
 from surrogate.bench.pipelines import STOCK, preset_name, registered_preset, strategy_name
+from surrogate.bench.stock import run_stock, run_stock_instance
 from surrogate.bench.tasks import Task
+from surrogate.sets import Box
 
 __all__ = ["Outcome", "build_problem", "error_outcome", "execute", "outcome_of_record"]
 
@@ -113,15 +120,11 @@ def _run(task: Task) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------ sweeps
 def _network(name: str) -> Any:
-    from surrogate.bench.networks import resolve_network
-
     return resolve_network(name)
 
 
 def build_problem(task: Task) -> tuple[Any, np.ndarray]:
     """The task's problem on the dense network, and its warm start."""
-    from surrogate.app.problems import box_maximization, digits_robustness
-
     net = _network(task.network)
     prob, inst = task.params["problem"], task.params["instance"]
     if prob["kind"] == "robustness":
@@ -138,9 +141,6 @@ def _pruned(network: str, method: str, sparsity: float, options_json: str,
             data: str | None) -> Any:
     """The pruned surrogate (cached per worker: a cached one keeps the pruning time measured
     when it was built, so every run's times still include its pruning)."""
-    from surrogate.app.problems import digits
-    from surrogate.app.run import make_surrogate
-
     kw: dict[str, Any] = json.loads(options_json)
     if data == "digits":
         d = digits()
@@ -162,21 +162,15 @@ def _surrogate(task: Task) -> Any:
 
 
 def _run_sweep(task: Task) -> dict[str, Any]:
-    from surrogate.app.run import run_problem
-
     problem, warm = build_problem(task)
     surrogate = _surrogate(task)
     strategy = strategy_name(task.pipeline)
     if strategy is not None:
-        from surrogate.app.maximize import maximize
-
         res = maximize(problem.network, output=problem.output, minimize=not problem.maximize,
                        lower=problem.input_set.lower, upper=problem.input_set.upper,
                        time_limit_s=task.time_limit_s, strategy=strategy, seed=task.seed)
         record = res.to_run_record(task.config)
     elif task.pipeline == STOCK:
-        from surrogate.bench.stock import run_stock
-
         record = run_stock(problem, task.time_limit_s,
                            None if surrogate is None else surrogate.network)
         record["sparsity"] = float(task.sparsity)
@@ -203,6 +197,7 @@ def _run_sweep(task: Task) -> dict[str, Any]:
 
 
 def _run_instance(task: Task) -> dict[str, Any]:
+    # lazy: pulls in onnx; surrogate.bench stays light (the report imports it)
     from surrogate.app.verify import verify_instance
 
     res = verify_instance(
@@ -221,8 +216,6 @@ def _run_instance(task: Task) -> dict[str, Any]:
 
 
 def _run_stock_instance(task: Task) -> dict[str, Any]:
-    from surrogate.bench.stock import run_stock_instance
-
     if task.sparsity > 0:
         raise ValueError("the stock pipeline runs instances.csv rows on the dense network only")
     record = run_stock_instance(task.params["onnx"], task.params["vnnlib"], task.time_limit_s)
@@ -232,9 +225,6 @@ def _run_stock_instance(task: Task) -> dict[str, Any]:
 
 
 def _run_build(task: Task) -> dict[str, Any]:
-    from surrogate.bench.builds import run_build
-    from surrogate.sets import Box
-
     net = _network(task.network)
     surrogate = _surrogate(task)
     if surrogate is not None:

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from surrogate.app.compare import compare, format_table
 from surrogate.commands._common import (
     check_output_file,
     check_positive,
@@ -17,7 +18,12 @@ from surrogate.commands._common import (
     stderr_progress,
     write_json,
 )
+from surrogate.data import load_digits
 from surrogate.errors import InputError
+from surrogate.problems import MaximizationProblem, robustness_problem
+from surrogate.prune import apply, available
+from surrogate.sets import Box
+from surrogate.zoo import load_model, model_path
 
 NAME = "compare"
 HELP = (
@@ -85,8 +91,6 @@ def _check_arguments(args: argparse.Namespace) -> None:
 def _check_method(args: argparse.Namespace, net) -> None:
     """The pruning method exists and runs here (no data is passed to it): tried once on the
     network, so a bad method or option fails before the dense solve, not after it."""
-    from surrogate.prune import apply, available
-
     methods = available()
     if args.method not in methods:
         raise InputError(
@@ -110,10 +114,6 @@ def _check_method(args: argparse.Namespace, net) -> None:
 
 
 def _problem(args: argparse.Namespace):
-    from surrogate.problems import MaximizationProblem, robustness_problem
-    from surrogate.sets import Box
-    from surrogate.zoo import load_model
-
     net = load_model(args.model)
     _check_method(args, net)
     if args.task == "maximize":
@@ -128,8 +128,6 @@ def _problem(args: argparse.Namespace):
         x0 = load_x0(args.x0, net.n_inputs)
         where = args.x0
     else:
-        from surrogate.data import load_digits
-
         data = load_digits()
         if net.n_inputs != data.n_features:
             raise InputError(
@@ -151,8 +149,6 @@ def _problem(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from surrogate.app.compare import compare, format_table
-
     _check_arguments(args)
     net, problem, where = _problem(args)
     if args.task == "verify":
@@ -206,8 +202,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _onnxruntime_check(model: str, problem):
     """Every dense adversarial is also confirmed by onnxruntime on the original ONNX file."""
-    from surrogate.network.onnx_io import onnxruntime_forward
-    from surrogate.zoo import model_path
+    from surrogate.network.onnx_io import onnxruntime_forward  # lazy: pulls in onnx (CLI start-up)
 
     path = model_path(model)
 

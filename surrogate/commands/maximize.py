@@ -13,6 +13,7 @@ import json
 
 import numpy as np
 
+from surrogate.app.maximize import STRATEGIES, maximize
 from surrogate.commands._common import (
     check_input_file,
     check_interrupt,
@@ -33,8 +34,6 @@ HELP = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from surrogate.app.maximize import STRATEGIES
-
     p.add_argument("onnx", metavar="NET.onnx", help="the network (ONNX)")
     p.add_argument("--output", type=int, default=0, metavar="K",
                    help="the output to optimise (default 0)")
@@ -67,8 +66,7 @@ def _bound_arg(text: str, n: int, arg: str) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    from surrogate.app.maximize import maximize
-    from surrogate.network.onnx_read import read_onnx
+    from surrogate.network.onnx_read import read_onnx  # lazy: pulls in onnx (CLI start-up)
 
     check_positive(args.time_limit, "--time-limit")
     check_input_file(args.onnx, "NET.onnx", "an ONNX network", "net.onnx")

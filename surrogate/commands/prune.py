@@ -20,17 +20,18 @@ import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from surrogate import bounds
 from surrogate.commands._common import check_output_file, check_sparsity
+from surrogate.data import Dataset, load_digits
 from surrogate.errors import InputError
-
-if TYPE_CHECKING:  # the CLI imports every command at start-up: keep heavy imports out
-    from surrogate.data import Dataset
-    from surrogate.network.spec import Network
-    from surrogate.prune.registry import PruneReport, PruneResult
+from surrogate.network.spec import Network
+from surrogate.prune import apply, available
+from surrogate.prune.registry import PruneReport, PruneResult
+from surrogate.sets import Box
+from surrogate.zoo import load_model
 
 NAME = "prune"
 HELP = "prune a network (ONNX file or shipped model name) with a registered method"
@@ -62,16 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from surrogate.prune import apply, available
-
     if args.list:
         for name, doc in available().items():
             print(f"{name:20s} {doc}")
         return 0
     if args.model is None or args.sparsity is None:
         raise InputError("give a model (file or name) and --sparsity P (or --list)")
-    from surrogate.zoo import load_model
-
     check_sparsity(args.sparsity, "--sparsity")
     methods = available()
     if args.method not in methods:
@@ -129,8 +126,6 @@ def _digits_if_fits(network: Network) -> Dataset | None:
     """The digits data when the network has digits' shape (64 inputs, 10 outputs)."""
     if (network.n_inputs, network.n_outputs) != _DIGITS_SHAPE:
         return None
-    from surrogate.data import load_digits
-
     return load_digits()
 
 
@@ -161,20 +156,10 @@ def _input_box(network: Network) -> tuple[float, float]:
 
 def _stability_lines(dense: Network, pruned: Network) -> list[str]:
     """Stable / unstable ReLU counts before and after, if ``surrogate.bounds`` offers them."""
-    import importlib
-    import importlib.util
-
-    if importlib.util.find_spec("surrogate.bounds") is None:
-        return []
-    compute_bounds = getattr(importlib.import_module("surrogate.bounds"), "compute_bounds", None)
-    if compute_bounds is None:
-        return []
-    from surrogate.sets import Box
-
     lo, hi = _input_box(dense)
     box = Box(np.full(dense.n_inputs, lo), np.full(dense.n_inputs, hi))
-    before = compute_bounds(dense, box, method="symbolic").counts(dense)
-    after = compute_bounds(pruned, box, method="symbolic").counts(pruned)
+    before = bounds.compute_bounds(dense, box, method="symbolic").counts(dense)
+    after = bounds.compute_bounds(pruned, box, method="symbolic").counts(pruned)
     parts = ", ".join(
         f"{label} {before[key]} -> {after[key]}"
         for key, label in (
@@ -193,7 +178,7 @@ def _write(
     report: PruneReport,
     options: dict[str, object],
 ) -> None:
-    from surrogate.network.onnx_write import write_onnx
+    from surrogate.network.onnx_write import write_onnx  # lazy: pulls in onnx (CLI start-up)
 
     meta: dict[str, object] = dict(dense.metadata)
     meta.update(pruned_from=str(args.model), method=args.method, sparsity=float(args.sparsity))

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from surrogate.app.study import DEFAULT_METHODS, pruning_study, write_study
 from surrogate.commands._common import check_output_dir, check_sparsity, float_list, stderr_progress
 from surrogate.errors import InputError
+from surrogate.prune import available
+from surrogate.zoo import model_path
 
 NAME = "prune-study"
 HELP = ("Accuracy and MILP size against sparsity for every pruning method on the shipped digits "
@@ -22,10 +25,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from surrogate.app.study import DEFAULT_METHODS, pruning_study, write_study
-    from surrogate.prune import available
-    from surrogate.zoo import model_path
-
     for p in args.sparsities:
         check_sparsity(p, "--sparsities")
     unknown = sorted(set(args.methods or ()) - set(available()))

@@ -21,12 +21,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from surrogate.commands._common import check_output_dir, check_output_file
+from surrogate.data import Dataset, load_digits
 from surrogate.errors import InputError, ModelFileError
+from surrogate.zoo import (
+    ACCURACY_TOLERANCE,
+    MODELS_DIR,
+    ModelRecord,
+    accuracy_matches,
+    read_records,
+    write_records,
+)
 
 if TYPE_CHECKING:  # the CLI imports every command at start-up: keep torch out of that path
-    from surrogate.data import Dataset
     from surrogate.train import EpochStats
-    from surrogate.zoo import ModelRecord
 
 NAME = "train"
 HELP = "train a ReLU MLP on the 8x8 digits (to ONNX), or rebuild the shipped models with --all"
@@ -84,7 +91,7 @@ def _check_hyper(args: argparse.Namespace) -> None:
 
 
 def _train_one(args: argparse.Namespace) -> int:
-    from surrogate.data import load_digits
+    # lazy: onnx and torch (CLI start-up)
     from surrogate.network.onnx_write import write_onnx
     from surrogate.train import train_mlp
 
@@ -104,9 +111,6 @@ def _train_one(args: argparse.Namespace) -> int:
 
 
 def _rebuild_all(args: argparse.Namespace) -> int:
-    from surrogate.data import load_digits
-    from surrogate.zoo import MODELS_DIR, read_records, write_records
-
     models_dir = Path(args.models_dir or MODELS_DIR)
     if models_dir.exists() and not models_dir.is_dir():
         raise InputError(
@@ -136,6 +140,7 @@ def _rebuild(
     rec: ModelRecord, models_dir: Path, data: Dataset, *, record: bool
 ) -> tuple[float, bool]:
     """Retrain one model; write it when its accuracy matches the record (or ``record``)."""
+    # lazy: onnx and torch (CLI start-up)
     from surrogate.network.onnx_read import read_onnx
     from surrogate.network.onnx_write import write_onnx
     from surrogate.train import train_mlp
@@ -150,8 +155,6 @@ def _rebuild(
         batch_size=rec.batch_size,
         progress=_printer(rec.name),
     )
-    from surrogate.zoo import ACCURACY_TOLERANCE, accuracy_matches
-
     acc = float(net.metadata["test_accuracy"])  # type: ignore[arg-type]
     same = accuracy_matches(acc, rec.test_accuracy)
     if same or record:

@@ -12,6 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
+from surrogate._highs import new_highs
 from surrogate.commands._common import (
     check_interrupt,
     check_output_file,
@@ -22,6 +23,8 @@ from surrogate.commands._common import (
     write_json,
 )
 from surrogate.errors import InputError
+from surrogate.prune import available
+from surrogate.vnnlib.counterexample import format_counterexample
 
 NAME = "verify"
 HELP = (
@@ -76,8 +79,6 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if args.sparsity != 0.0:
         check_sparsity(args.sparsity, "--sparsity", allow_zero=False)
     if args.prune is not None:
-        from surrogate.prune import available
-
         methods = available()
         if args.prune not in methods:
             raise InputError(
@@ -107,9 +108,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from surrogate._highs import new_highs
-    from surrogate.app.verify import verify_instance
-    from surrogate.vnnlib.counterexample import format_counterexample
+    from surrogate.app.verify import verify_instance  # lazy: pulls in onnx (CLI start-up)
 
     _check_arguments(args)
 

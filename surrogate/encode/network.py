@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from surrogate.bounds import compute_bounds
+from surrogate.encode.inputs import add_input_set
 from surrogate.encode.matrix import MatrixBuilder
 from surrogate.errors import InputError
 from surrogate.network.spec import Network
@@ -49,8 +51,6 @@ def resolve_bounds(
     """``bounds`` as given (an object with ``lower``/``upper``) or computed by method name (the
     LP phase of ``"lp"`` within ``time_limit_s``, see :func:`surrogate.bounds.compute_bounds`)."""
     if isinstance(bounds, str):
-        from surrogate.bounds import compute_bounds
-
         return compute_bounds(network, input_set, method=bounds,  # type: ignore[arg-type]
                               time_limit_s=time_limit_s)
     if not (hasattr(bounds, "lower") and hasattr(bounds, "upper")):
@@ -243,8 +243,6 @@ def encode_over(network: Network, input_set: Any, bounds: Any) -> NetworkRows:
     already computed), and the bounds of the outputs (clipped at 0 after an output ReLU). Callers
     add an objective (:func:`surrogate.app.build.build_milp`) or write the rows into a Pyomo block
     (:func:`surrogate.encode.add_network`)."""
-    from surrogate.encode.inputs import add_input_set
-
     builder = MatrixBuilder()
     cols = add_input_set(builder, input_set)
     enc = encode_network(builder, network, cols.x, bounds.lower, bounds.upper)

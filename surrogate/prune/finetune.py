@@ -109,7 +109,7 @@ def to_module(network: Network) -> tuple[nn.Sequential, list[nn.Linear]]:
     import torch
     from torch import nn
 
-    from surrogate.network.torch_io import to_torch
+    from surrogate.network.torch_io import to_torch  # lazy: pulls in torch (see the module docstring)
 
     model = to_torch(network, dtype=torch.float64)
     return model, [m for m in model if isinstance(m, nn.Linear)]

@@ -169,5 +169,6 @@ def apply(
 
 
 def _load_builtin_methods() -> None:
-    # importing the modules registers their methods
+    # importing the modules registers their methods; lazy: they import this module (register),
+    # so a module-level import would be a cycle
     import surrogate.prune.methods  # noqa: F401

@@ -10,6 +10,7 @@ from typing import Any
 from surrogate.bench.store import COLUMNS
 from surrogate.errors import InputError
 from surrogate.report.data import Campaign, load_campaign
+from surrogate.report.perf_md import write_perf_report
 from surrogate.report.plots import anytime, cactus, scatter, scatter_files
 from surrogate.report.tables import (
     family_table,
@@ -51,8 +52,6 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
     sections = [_head(campaign)]
     ok = campaign.ok_runs()
     if campaign.kind == "build" or any(r.pipeline != "ours" for r in campaign.runs):
-        from surrogate.report.perf_md import write_perf_report
-
         write_perf_report(run_dir, out)
         sections.append("## Pipelines side by side\n\nOurs against stock OMLT (and the other "
                          "pipelines of the campaign): [perf.md](perf.md), figures in perf.json.")
