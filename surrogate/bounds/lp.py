@@ -38,7 +38,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from surrogate._highs import new_highs
+from surrogate._highs import highs_lp, new_highs
 from surrogate.bounds.interval import (
     ROUND_REL,
     Bounds,
@@ -210,20 +210,8 @@ def _highs_for(lp: LayerLP) -> highspy.Highs:
     # 150-1600 iterations per objective on the L1-ball LP (same on the box LP). Validity does not
     # depend on it: the bound used is the safe dual bound.
     h.setOptionValue("simplex_scale_strategy", 0)
-    model = highspy.HighsLp()
-    a = lp.a.tocsc()
-    model.num_col_ = a.shape[1]
-    model.num_row_ = a.shape[0]
-    model.col_cost_ = np.zeros(a.shape[1])
-    model.col_lower_ = lp.col_lo
-    model.col_upper_ = lp.col_hi
-    model.row_lower_ = lp.row_lo
-    model.row_upper_ = lp.row_hi
-    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    model.a_matrix_.start_ = a.indptr.astype(np.int32)
-    model.a_matrix_.index_ = a.indices.astype(np.int32)
-    model.a_matrix_.value_ = a.data.astype(np.float64)
-    h.passModel(model)
+    h.passModel(highs_lp(np.zeros(lp.a.shape[1]), lp.col_lo, lp.col_hi, lp.a, lp.row_lo,
+                         lp.row_hi))
     return h
 
 

@@ -26,7 +26,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from surrogate._highs import new_highs
+from surrogate._highs import highs_lp, new_highs
 from surrogate.budget import Budget
 from surrogate.network.spec import Network
 from surrogate.search.objective import OutputObjective
@@ -145,17 +145,7 @@ def _solve_lp(S: np.ndarray, lo: np.ndarray, hi: np.ndarray, GA: np.ndarray, obj
     hs = new_highs()
     hs.setOptionValue("time_limit", max(float(time_limit_s), 1e-3))
     hs.setOptionValue("threads", 1)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n_cols, M.shape[0]
-    lp.col_cost_ = cost
-    lp.col_lower_, lp.col_upper_ = col_lo, col_hi
-    lp.row_lower_, lp.row_upper_ = row_lo, row_hi
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = M.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = M.indices.astype(np.int32)
-    lp.a_matrix_.value_ = M.data.astype(np.float64)
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_cols, M.shape[0]
-    hs.passModel(lp)
+    hs.passModel(highs_lp(cost, col_lo, col_hi, M, row_lo, row_hi))
     hs.run()
     if hs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None

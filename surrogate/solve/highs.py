@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
-from surrogate._highs import new_highs
+from surrogate._highs import highs_lp, new_highs
 from surrogate.budget import Budget
 from surrogate.encode.matrix import MatrixModel
 from surrogate.errors import SolverError
@@ -87,29 +87,9 @@ class SolveResult:
 
 
 def _to_highs_lp(model: MatrixModel) -> highspy.HighsLp:
-    lp = highspy.HighsLp()
-    lp.num_col_ = model.n_cols
-    lp.num_row_ = model.n_rows
-    lp.col_cost_ = model.c.astype(np.float64)
-    lp.col_lower_ = model.col_lower
-    lp.col_upper_ = model.col_upper
-    lp.row_lower_ = model.row_lower
-    lp.row_upper_ = model.row_upper
-    lp.offset_ = float(model.offset)
-    lp.sense_ = highspy.ObjSense.kMaximize if model.maximize else highspy.ObjSense.kMinimize
-    A = model.A.tocsc()
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = A.indices.astype(np.int32)
-    lp.a_matrix_.value_ = A.data.astype(np.float64)
-    lp.a_matrix_.num_col_ = model.n_cols
-    lp.a_matrix_.num_row_ = model.n_rows
-    if model.n_integer:
-        lp.integrality_ = [
-            highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous
-            for v in model.integer
-        ]
-    return lp
+    return highs_lp(model.c, model.col_lower, model.col_upper, model.A, model.row_lower,
+                    model.row_upper, integer=model.integer, offset=model.offset,
+                    maximize=model.maximize)
 
 
 #: HiGHS checks its time limit and calls back only between some steps; one round of root cut
