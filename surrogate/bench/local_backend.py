@@ -64,8 +64,15 @@ def _die_with_parent(parent: int) -> None:
 
 
 def init_worker() -> None:
-    """Pool initializer: one thread per library, ignore SIGINT, die with the driver."""
+    """Pool initializer: one thread per library, ignore SIGINT, die with the driver.
+
+    The environment comes too late for the libraries already loaded while the initializer was
+    unpickled (numpy's OpenBLAS started with 2 threads in a spawned worker), so the thread pools
+    are also capped at run time (threadpoolctl)."""
     os.environ.update(THREAD_ENV)
+    from threadpoolctl import threadpool_limits  # lazy: keeps the driver's import light
+
+    threadpool_limits(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
     _die_with_parent(parent)
