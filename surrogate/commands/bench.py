@@ -14,6 +14,7 @@ from surrogate.commands._common import (
     check_positive,
     check_sparsity,
     float_list,
+    stderr_progress,
 )
 from surrogate.errors import InputError
 
@@ -163,8 +164,9 @@ def _check_run(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # lazy (here and below): the bench and report layers stay out of every CLI start
     from surrogate.bench import load_spec, run_campaign
-    from surrogate.bench.runner import stderr_progress
+    from surrogate.bench.runner import stderr_progress as campaign_progress
     from surrogate.bench.tasks import expand_tasks
 
     _check_run(args)
@@ -186,7 +188,7 @@ def _run(args: argparse.Namespace) -> int:
             limit=args.limit,
             retry_errors=args.retry_errors,
             ray_address=args.ray_address,
-            progress=None if args.quiet else stderr_progress,
+            progress=None if args.quiet else campaign_progress,
         )
     except KeyboardInterrupt:
         print(
@@ -254,7 +256,6 @@ def _record(args: argparse.Namespace) -> int:
 
 def _check_record(args: argparse.Namespace) -> int:
     from surrogate.bench.record import check_record, read_record
-    from surrogate.commands._common import stderr_progress
 
     root = Path(args.vnncomp)
     if not root.is_dir():
