@@ -16,6 +16,7 @@ from surrogate.report.tables import (
     family_table,
     markdown_table,
     pairs,
+    portfolio_table,
     sentinel_s,
     shares,
     summary_table,
@@ -72,6 +73,13 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
             figures.append(scatter(campaign, method, f))
         if sc:
             sections.append(_scatter_text(campaign, sc))
+        if campaign.kind == "maximization" and any(
+                r.config == "strategy:portfolio" for r in campaign.runs):
+            ph, pr, pl = portfolio_table(campaign)
+            sections.append(
+                "## The portfolio against its parts\n\nBest dense value per instance (from each "
+                "run's anytime trace); every configuration ran with the same limit.\n\n"
+                + "\n".join(f"- {x}" for x in pl) + "\n\n" + markdown_table(ph, pr))
         if campaign.kind == "maximization":
             figures.append(anytime(campaign, out / "anytime.png"))
             sections.append(

@@ -98,6 +98,14 @@ class Run:
         v = rec.get("wall_s") if self.campaign == "instances" else rec.get("total_s")
         return float(v) if v is not None else self.wall_s
 
+    def value_at(self, time_s: float) -> float | None:
+        """The best dense objective found by ``time_s`` seconds into the run (None: nothing)."""
+        best = None
+        for t, v in self.anytime():
+            if t <= time_s:
+                best = v
+        return best
+
     def anytime(self) -> list[tuple[float, float]]:
         """``(time_s, best dense objective so far)`` at every improving incumbent."""
         sign = 1.0 if self.maximize else -1.0

@@ -20,6 +20,7 @@ __all__ = [
     "Pair",
     "Shares",
     "family_table",
+    "portfolio_table",
     "markdown_table",
     "pairs",
     "sentinel_s",
@@ -218,3 +219,46 @@ def family_table(campaign: Campaign) -> tuple[list[str], list[list[str]]]:
     headers = ["family", "configuration", "instances", "sat", "unsat", "timeout/unknown",
                "errors", "conflicts", "answered", "median time answered (s)", "total time (s)"]
     return headers, rows
+
+
+#: The times (s) at which a portfolio campaign's values are compared (issue 11's metric).
+PORTFOLIO_TIMES = (10.0, 60.0)
+
+
+def portfolio_table(campaign: Campaign) -> tuple[list[str], list[list[str]], list[str]]:
+    """A maximisation campaign with ``strategy:portfolio`` runs: per instance, the best dense
+    value of every configuration at each of :data:`PORTFOLIO_TIMES` (from the runs' anytime
+    traces), and the sentences that count how often the portfolio is at least the best single
+    component, above our dense MILP and at least the plain gradient ascent."""
+    portfolio = "strategy:portfolio"
+    by_group: dict[tuple[str, str, int], dict[str, Run]] = defaultdict(dict)
+    for r in campaign.ok_runs():
+        by_group[r.group][r.config] = r
+    configs = [c for c in campaign.configs() if c != portfolio]
+    rows, lines = [], []
+    for when in PORTFOLIO_TIMES:
+        n = ge_best = gt_dense = ge_grad = above_start = 0
+        for group, runs in sorted(by_group.items()):
+            if portfolio not in runs:
+                continue
+            p = runs[portfolio].value_at(when)
+            others = {c: runs[c].value_at(when) for c in configs if c in runs}
+            if when == PORTFOLIO_TIMES[-1]:
+                rows.append([group[0], _fmt(p, 4)] + [_fmt(others.get(c), 4) for c in configs])
+            if p is None:
+                continue
+            n += 1
+            start = runs[portfolio].record.get("start_objective")
+            above_start += start is None or p > float(start)
+            known = [v for v in others.values() if v is not None]
+            ge_best += not known or all(not better(v, p, True) for v in known)
+            dense = others.get("dense")
+            gt_dense += dense is None or better(p, dense, True)
+            grad = others.get("strategy:gradient")
+            ge_grad += grad is None or not better(grad, p, True)
+        lines.append(f"at {when:g} s: the portfolio is at least the best single component on "
+                     f"{ge_best}/{n} instances, above our dense MILP on {gt_dense}/{n}, at least "
+                     f"the plain gradient ascent on {ge_grad}/{n}, above its start on "
+                     f"{above_start}/{n}")
+    headers = ["network", f"portfolio ({PORTFOLIO_TIMES[-1]:g} s)"] + configs
+    return headers, rows, lines
