@@ -170,7 +170,6 @@ def test_ray_campaign_stores_the_same_results_as_the_local_pool(
     local = run_campaign(load_spec(spec_path), tmp_path / "local", jobs=2)
     assert (local.ran, local.failed, local.stored_ok) == (12, 0, 12)
 
-    t0 = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-c", _DRIVER, str(spec_path), str(tmp_path / "ray")],
         capture_output=True,
@@ -178,7 +177,6 @@ def test_ray_campaign_stores_the_same_results_as_the_local_pool(
         timeout=240,
         env=_ray_env(ray_tmpdir),
     )
-    ray_s = time.monotonic() - t0
     assert proc.returncode == 0, proc.stderr[-3000:]
     info = json.loads(proc.stdout.strip().splitlines()[-1])
     assert (info["ran"], info["failed"], info["stored_ok"]) == (12, 0, 12)
@@ -186,7 +184,6 @@ def test_ray_campaign_stores_the_same_results_as_the_local_pool(
     assert not info["ray_initialized"]
     assert info["live_children"] == [], "Ray processes left running after run_campaign"
     assert not _wait_no_ray(ray_tmpdir, 10.0)
-    assert ray_s < 120, f"a 12-task Ray campaign took {ray_s:.0f} s"
 
     loc, ray = _rows(tmp_path / "local" / "results.sqlite"), _rows(tmp_path / "ray" / "results.sqlite")
     assert set(loc) == set(ray) == keys  # same tasks, each stored once
