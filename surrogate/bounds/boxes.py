@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from surrogate.bounds.interval import widen
-from surrogate.network.spec import Network
+from surrogate.network.spec import DenseLayer, Network
 
 __all__ = ["batch_bounds", "objective_lower_bounds"]
 
@@ -66,58 +66,75 @@ def _back(
     return coef, const
 
 
-def _magnitudes(network: Network, lo: np.ndarray, hi: np.ndarray, uppers: list) -> list:
-    """Per box, per layer: the neuron magnitudes of :mod:`surrogate.bounds.interval`."""
-    prev = np.maximum(np.abs(lo), np.abs(hi))
-    out = []
-    for k, layer in enumerate(network.layers):
-        mag = prev @ np.abs(layer.weight).T + np.abs(layer.bias)
-        out.append(mag)
-        if k < len(uppers) and layer.activation == "relu":
-            prev = np.where(uppers[k] <= 0.0, 0.0, mag)
-        else:
-            prev = mag
-    return out
+def _interval_step(layer: DenseLayer, prev_lo: np.ndarray, prev_hi: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Raw interval bounds ``(B, w)`` of a layer's pre-activations from bounds of its inputs."""
+    w_pos, w_neg = np.maximum(layer.weight, 0.0), np.minimum(layer.weight, 0.0)
+    lo = prev_lo @ w_pos.T + prev_hi @ w_neg.T + layer.bias
+    hi = prev_hi @ w_pos.T + prev_lo @ w_neg.T + layer.bias
+    return lo, hi
 
 
 def batch_bounds(network: Network, lo: np.ndarray, hi: np.ndarray
-                 ) -> tuple[list[np.ndarray], list[np.ndarray], list]:
+                 ) -> tuple[list[np.ndarray], list[np.ndarray], list, list[np.ndarray]]:
     """Widened pre-activation bounds of every layer for every box (``(B, n)`` corners); returns
-    ``(lowers, uppers, relaxations)`` per layer."""
+    ``(lowers, uppers, relaxations, magnitudes)`` per layer.
+
+    Each layer is first bounded by interval arithmetic from the layer before (widened like every
+    bound); only the rows that this leaves unstable in some box are back-substituted (per box,
+    the unstable rows first, padded to the batch's largest count with stable ones), and their
+    back-substituted bounds are intersected with the interval ones. Deep in an input-splitting
+    tree most neurons are stable on a box, so this skips most of the back-substitution (on ACAS
+    Xu property 1 it was half the time of the whole search)."""
     B = lo.shape[0]
     lowers: list[np.ndarray] = []
     uppers: list[np.ndarray] = []
     relax: list = []
+    mags: list[np.ndarray] = []
     mag_prev = np.maximum(np.abs(lo), np.abs(hi))
+    post_lo, post_hi = lo, hi
+    rows = np.arange(B)[:, None]
     for k, layer in enumerate(network.layers):
-        coef = np.broadcast_to(layer.weight, (B, *layer.weight.shape))
-        const = np.broadcast_to(layer.bias, (B, layer.n_out))
-        c_lo, k_lo = _back(network, k, coef, const, relax, upper=False)
-        c_hi, k_hi = _back(network, k, coef, const, relax, upper=True)
-        l_raw = _linear_min(c_lo, k_lo, lo, hi)
-        u_raw = -_linear_min(-c_hi, -k_hi, lo, hi)
         mag = mag_prev @ np.abs(layer.weight).T + np.abs(layer.bias)
-        lk, uk = widen(l_raw, u_raw, mag)
+        lk, uk = widen(*_interval_step(layer, post_lo, post_hi), mag)
+        if k > 0:
+            open_ = (lk < 0.0) & (uk > 0.0) if layer.activation == "relu" else \
+                np.ones_like(lk, dtype=bool)
+            R = int(open_.sum(axis=1).max())
+            if R:
+                idx = np.argsort(~open_, axis=1, kind="stable")[:, :R]  # (B, R): open rows first
+                coef = layer.weight[idx]
+                const = layer.bias[idx]
+                c_lo, k_lo = _back(network, k, coef, const, relax, upper=False)
+                c_hi, k_hi = _back(network, k, coef, const, relax, upper=True)
+                l_raw = _linear_min(c_lo, k_lo, lo, hi)
+                u_raw = -_linear_min(-c_hi, -k_hi, lo, hi)
+                l_back, u_back = widen(l_raw, u_raw, mag[rows, idx])
+                lk[rows, idx] = np.maximum(lk[rows, idx], l_back)
+                uk[rows, idx] = np.minimum(uk[rows, idx], u_back)
         lowers.append(lk)
         uppers.append(uk)
+        mags.append(mag)
         if layer.activation == "relu":
             relax.append(_relax(lk, uk))
             mag_prev = np.where(uk <= 0.0, 0.0, mag)
+            post_lo, post_hi = np.maximum(lk, 0.0), np.maximum(uk, 0.0)
         else:
             relax.append((np.ones_like(lk), np.ones_like(lk), np.zeros_like(lk)))
             mag_prev = mag
-    return lowers, uppers, relax
+            post_lo, post_hi = lk, uk
+    return lowers, uppers, relax, mags
 
 
 def objective_lower_bounds(
     network: Network, G: np.ndarray, h: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-    pre: tuple[list[np.ndarray], list[np.ndarray], list] | None = None,
+    pre: tuple[list[np.ndarray], list[np.ndarray], list, list[np.ndarray]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Sound lower bounds ``(B, R)`` of the rows ``G f(x) - h`` over every box, the linear
     functions ``coef (B, R, n)``, ``const (B, R)`` they come from (raw: valid below each row up
     to float rounding) and the rows' magnitudes ``(B, R)`` that bound that rounding (see the
     module docstring). ``pre``: :func:`batch_bounds` of the same boxes, when already computed."""
-    lowers, uppers, relax = pre if pre is not None else batch_bounds(network, lo, hi)
+    lowers, uppers, relax, mags = pre if pre is not None else batch_bounds(network, lo, hi)
     last = network.layers[-1]
     B = lo.shape[0]
     G = np.atleast_2d(G)
@@ -133,7 +150,6 @@ def objective_lower_bounds(
     coef = coef @ last.weight
     coef, const = _back(network, len(network.layers) - 1, coef, const, relax, upper=False)
     raw = _linear_min(coef, const, lo, hi)
-    mags = _magnitudes(network, lo, hi, uppers)
     out_mag = np.maximum(np.abs(lowers[-1]), np.abs(uppers[-1]))
     if last.activation == "relu":
         out_mag = np.maximum(out_mag, 0.0)
