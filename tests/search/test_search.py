@@ -151,3 +151,19 @@ def test_input_splitting_proves_and_refutes_acas_xu(vnncomp) -> None:
     # about 1700 boxes and 3 s after
     assert run("ACASXU_run2a_1_1_batch_2000.onnx", "prop_1.vnnlib") == "unsat"
     assert run("ACASXU_run2a_2_1_batch_2000.onnx", "prop_2.vnnlib") == "sat"
+
+
+def test_input_splitting_finds_a_thin_band_counterexample(vnncomp) -> None:
+    # reach_prob_density robot_9 is sat, but its unsafe set is a thin band: PGD, box centres and
+    # the bound's corners all missed it; the uniform probes in every box find it
+    from surrogate.network.onnx_io import read_onnx
+    from surrogate.problems.vnnlib_problem import problems_from_property
+    from surrogate.search.bab import input_split_bab
+    from surrogate.vnnlib.parser import read_vnnlib
+
+    root = vnncomp / "reach_prob_density"
+    net = read_onnx(root / "onnx/robot.onnx")
+    (prob,) = problems_from_property(net, read_vnnlib(root / "vnnlib/robot_9.vnnlib"))
+    res = input_split_bab(prob, budget=Budget.of(60))
+    assert res.verdict == "sat"
+    assert prob.is_success(res.x, net.forward(res.x))
