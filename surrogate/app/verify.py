@@ -50,6 +50,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,7 @@ from surrogate.problems.attack import pgd_attack
 from surrogate.problems.verification import VerificationProblem
 from surrogate.problems.vnnlib_problem import problems_from_property
 from surrogate.prune.checks import check_sparsity
-from surrogate.search.bab import LpBound, input_split_bab
+from surrogate.search.bab import LpBound, parallel_input_split_bab
 from surrogate.sets import Box
 from surrogate.solve.safe import safe_lp_bound
 from surrogate.vnnlib.parser import Case, read_vnnlib
@@ -260,6 +261,7 @@ class _Instance:
     bounds: str
     seed: int
     progress: Progress | None
+    jobs: int = 1  # worker processes of the input-splitting branch and bound
 
     def remaining(self) -> float:
         return self.budget.remaining()
@@ -426,6 +428,7 @@ def verify_instance(
     progress: Progress | None = None,
     fallback_dense: bool = True,
     strategy: str = "auto",
+    jobs: int = 1,
 ) -> VerifyResult:
     """Verify the property ``vnnlib_path`` on the network ``onnx_path`` within ``time_limit_s``.
 
@@ -438,33 +441,37 @@ def verify_instance(
     ``progress``: called with one-line messages. ``strategy``: ``"auto"`` (for networks with at
     most :data:`INPUT_SPLIT_MAX_INPUTS` inputs and box cases: a MILP with
     :data:`MILP_FIRST_SHARE` of each case's time, then input splitting; the MILP otherwise),
-    ``"bab"`` or ``"milp"``. See the module docstring for the guarantees.
+    ``"bab"`` or ``"milp"``. ``jobs``: worker processes for the input splitting (the pieces
+    of :func:`surrogate.search.bab.parallel_input_split_bab`). See the module docstring for the
+    guarantees.
     """
     t_start = time.perf_counter()
     method_name = _check_options(time_limit_s, prune_method, sparsity, bounds)
     if strategy not in STRATEGIES:
         raise InputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise InputError(f"jobs must be a whole number >= 1, got {jobs!r}")
     # The matrices here are small (one point or a few at a time): OpenBLAS threads only spin,
     # and on a loaded 2-core machine they made the attack ~25x slower.
     with threadpool_limits(limits=1, user_api="blas"):
         return _verify(
             Path(onnx_path), Path(vnnlib_path), t_start, float(time_limit_s), method_name,
             float(sparsity), bool(attack), bounds, int(seed), progress, bool(fallback_dense),
-            strategy,
+            strategy, jobs,
         )
 
 
 def _verify(
     onnx_path: Path, vnnlib_path: Path, t_start: float, time_limit_s: float,
     method_name: str | None, sparsity: float, attack: bool, bounds: str, seed: int,
-    progress: Progress | None, fallback_dense: bool, strategy: str = "auto",
+    progress: Progress | None, fallback_dense: bool, strategy: str = "auto", jobs: int = 1,
 ) -> VerifyResult:
     network = read_onnx(onnx_path)
     prop = read_vnnlib(vnnlib_path, n_inputs=network.n_inputs, n_outputs=network.n_outputs)
     problems = problems_from_property(network, prop, name=Path(vnnlib_path).name)
     inst = _Instance(onnx_path, network, prop.cases, problems,
                      Budget.since(t_start, time_limit_s),
-                     bounds, int(seed), progress)
+                     bounds, int(seed), progress, jobs)
     n = len(problems)
     details: dict[str, Any] = {
         "onnx": str(onnx_path), "vnnlib": str(vnnlib_path), "time_limit_s": float(time_limit_s),
@@ -571,11 +578,11 @@ def _bab_case(inst: _Instance, k: int, record: dict, case: Budget
     if not isinstance(problem.input_set, Box):
         return "unknown", "none", None
 
-    def confirm(x: np.ndarray) -> bool:
-        return check_counterexample(inst.onnx_path, inst.network, inst.cases[k], x)[0]
-
-    inst.say(f"case {k + 1}: input splitting (budget {case.remaining():.1f} s)")
-    res = input_split_bab(problem, budget=case, confirm=confirm, lp_bound=box_lp_bound(problem))
+    confirm = partial(_confirms, inst.onnx_path, inst.network, inst.cases[k])
+    inst.say(f"case {k + 1}: input splitting (budget {case.remaining():.1f} s"
+             + (f", {inst.jobs} processes)" if inst.jobs > 1 else ")"))
+    res = parallel_input_split_bab(problem, jobs=inst.jobs, budget=case, confirm=confirm,
+                                   lp_bound_of=box_lp_bound)
     info = res.to_dict()
     info["status"] = "time_limit" if res.verdict == "unknown" and case.expired() else "ended"
     record["bab"] = info
@@ -589,6 +596,12 @@ def _bab_case(inst: _Instance, k: int, record: dict, case: Budget
         record["note"] = (f"input splitting left {res.stats['undecided']} boxes at float "
                           "resolution undecided")
     return "unknown", "none", None
+
+
+def _confirms(onnx_path: Path, network: Network, case: Case, x: np.ndarray) -> bool:
+    """:func:`check_counterexample`'s verdict alone (picklable with ``functools.partial``: the
+    branch and bound's workers confirm their points themselves)."""
+    return check_counterexample(onnx_path, network, case, x)[0]
 
 
 def box_lp_bound(problem: VerificationProblem) -> LpBound:

@@ -59,6 +59,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", choices=("auto", "bab", "milp"), default="auto",
                    help="auto (default): branch and bound over the input box for networks with "
                    "at most 16 inputs, the MILP otherwise; bab or milp to force one")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="worker processes for the branch and bound over the input box (default "
+                   "1; each takes pieces of the box as it comes free)")
     p.add_argument("--seed", type=int, default=0, help="seed of the attack and the solver")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -76,6 +79,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
     """Every check that needs no solving, before any work (a bad --counterexample path must not
     cost the whole solve and lose the verdict)."""
     check_positive(args.time_limit, "--time-limit")
+    if args.jobs < 1:
+        raise InputError(f"--jobs must be >= 1, got {args.jobs}")
     if args.sparsity != 0.0:
         check_sparsity(args.sparsity, "--sparsity", allow_zero=False)
     if args.prune is not None:
@@ -119,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         args.onnx, args.vnnlib, time_limit_s=args.time_limit, prune_method=args.prune,
         sparsity=args.sparsity, attack=not args.no_attack, bounds=args.bounds, seed=args.seed,
         progress=check_interrupt if args.quiet else stderr_progress,
-        fallback_dense=not args.no_fallback, strategy=args.strategy,
+        fallback_dense=not args.no_fallback, strategy=args.strategy, jobs=args.jobs,
     )
     x, y = res.counterexample_x, res.counterexample_y
     if args.counterexample and x is not None and y is not None:

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import multiprocessing
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +34,8 @@ from surrogate.budget import Budget
 from surrogate.problems.verification import VerificationProblem
 from surrogate.sets import Box
 
-__all__ = ["SPLIT_CAP", "BabResult", "LpBound", "input_split_bab"]
+__all__ = ["SPLIT_CAP", "BabResult", "LpBound", "input_split_bab", "parallel_input_split_bab",
+           "split_box"]
 
 #: ``(lo, hi, lowers, uppers) -> lower bound of t or None``: see :func:`input_split_bab`.
 LpBound = Callable[[np.ndarray, np.ndarray, list, list], float | None]
@@ -95,13 +98,16 @@ def input_split_bab(
     lp_bound: LpBound | None = None,
     lp_share: float = 0.3,
     seed: int = 0,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> BabResult:
     """Branch and bound over the input box of ``problem`` (see the module docstring).
 
     ``lp_bound(lo, hi, lowers, uppers)``: a sound lower bound of ``t`` over one box from an LP
     relaxation built on the box's pre-activation bounds (tighter than the back-substitution,
     and joint over the rows of a conjunction); it is tried on the boxes the batch bound left
-    open, closest to closing first, while it has used at most ``lp_share`` of the time."""
+    open, closest to closing first, while it has used at most ``lp_share`` of the time.
+    ``start``: search this sub-box ``(lo, hi)`` of the input box only (a piece of
+    :func:`parallel_input_split_bab`); splitting widths stay relative to the whole box."""
     if not isinstance(problem.input_set, Box):
         raise TypeError("input splitting needs a box input set")
     t0 = time.perf_counter()
@@ -109,8 +115,10 @@ def input_split_bab(
     net = problem.network
     box = problem.input_set
     counter = itertools.count()
+    first = (box.lower, box.upper) if start is None else start
     heap: list[tuple[float, int, np.ndarray, np.ndarray, int]] = [
-        (-np.inf, next(counter), box.lower.copy(), box.upper.copy(), 0)]
+        (-np.inf, next(counter), np.array(first[0], dtype=np.float64),
+         np.array(first[1], dtype=np.float64), 0)]
     nodes = closed = max_depth = stuck = lps = lp_closed = 0
     n = box.lower.size
     rng = np.random.default_rng(seed)
@@ -182,3 +190,108 @@ def input_split_bab(
     return BabResult(verdict, None, time.perf_counter() - t0, nodes, closed, remaining, max_depth,
                      float(lower), {"undecided": stuck, "lp_bounds": lps,
                                     "closed_by_lp": lp_closed, "lp_s": lp_s})
+
+
+def split_box(lo: np.ndarray, hi: np.ndarray, pieces: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """At least ``pieces`` sub-boxes covering ``[lo, hi]`` exactly: the widest piece is halved
+    along its widest input (at a float midpoint both halves share) until there are enough, or
+    none can be halved in float64."""
+    out = [(np.asarray(lo, dtype=np.float64).copy(), np.asarray(hi, dtype=np.float64).copy())]
+    while len(out) < pieces:
+        k = max(range(len(out)), key=lambda i: float(np.max(out[i][1] - out[i][0])))
+        a, b = out[k]
+        d = int(np.argmax(b - a))
+        mid = a[d] + (b[d] - a[d]) / 2.0
+        if not a[d] < mid < b[d]:
+            break
+        left_hi, right_lo = b.copy(), a.copy()
+        left_hi[d], right_lo[d] = mid, mid
+        out[k:k + 1] = [(a, left_hi), (right_lo, b)]
+    return out
+
+
+#: Pieces per worker of :func:`parallel_input_split_bab` (more pieces balance the load better;
+#: each costs one root bound).
+PIECES_PER_JOB = 4
+
+
+def _init_piece_worker() -> None:
+    """Pool initializer: one BLAS thread per worker, Ctrl-C handled by the parent."""
+    from threadpoolctl import threadpool_limits  # lazy: only worker processes need it
+
+    threadpool_limits(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_piece(args: tuple) -> BabResult:
+    """One piece of :func:`parallel_input_split_bab`, in a worker process (the deadline is a
+    wall-clock ``time.time()``, shared across processes)."""
+    problem, lo, hi, deadline, confirm, lp_bound_of, options = args
+    budget = Budget.of(max(deadline - time.time(), 1e-3))
+    lp_bound = None if lp_bound_of is None else lp_bound_of(problem)
+    return input_split_bab(problem, budget=budget, confirm=confirm, lp_bound=lp_bound,
+                           start=(lo, hi), **options)
+
+
+def parallel_input_split_bab(
+    problem: VerificationProblem,
+    *,
+    jobs: int,
+    budget: Budget | None = None,
+    confirm: Callable[[np.ndarray], bool] | None = None,
+    lp_bound_of: Callable[[VerificationProblem], LpBound] | None = None,
+    pieces_per_job: int = PIECES_PER_JOB,
+    **options: object,
+) -> BabResult:
+    """:func:`input_split_bab` over ``jobs`` worker processes: the input box is cut into
+    ``jobs * pieces_per_job`` pieces (:func:`split_box`, which cover it exactly), each searched
+    by a worker as its own tree, as workers come free, until the budget ends. ``sat`` as soon
+    as one piece finds a confirmed point (the other workers are stopped), ``unsat`` when every
+    piece is ``unsat``, ``unknown`` otherwise. ``confirm`` and ``lp_bound_of(problem)`` (which
+    builds the LP bound in the worker) must be picklable (module-level functions or
+    ``functools.partial`` of them). ``jobs <= 1`` runs :func:`input_split_bab` here."""
+    if not isinstance(problem.input_set, Box):
+        raise TypeError("input splitting needs a box input set")
+    budget = budget or Budget.of(float("inf"))
+    if jobs <= 1:
+        return input_split_bab(problem, budget=budget, confirm=confirm,
+                               lp_bound=None if lp_bound_of is None else lp_bound_of(problem),
+                               **options)  # type: ignore[arg-type]
+    t0 = time.perf_counter()
+    box = problem.input_set
+    pieces = split_box(box.lower, box.upper, jobs * max(1, pieces_per_job))
+    deadline = time.time() + budget.remaining()
+    tasks = [(problem, lo, hi, deadline, confirm, lp_bound_of, options) for lo, hi in pieces]
+    results: list[BabResult] = []
+    found: BabResult | None = None
+    ctx = multiprocessing.get_context("spawn")
+    pool = ctx.Pool(processes=jobs, initializer=_init_piece_worker)
+    try:
+        for res in pool.imap_unordered(_run_piece, tasks):
+            results.append(res)
+            if res.verdict == "sat":
+                found = res
+                break
+            if res.verdict == "unknown" and budget.expired():
+                break
+    finally:
+        pool.terminate()
+        pool.join()
+    depth = int(np.ceil(np.log2(len(pieces))))
+    stats: dict = {"jobs": jobs, "pieces": len(pieces), "pieces_done": len(results)}
+    for key in ("undecided", "lp_bounds", "closed_by_lp", "lp_s"):
+        stats[key] = sum(r.stats.get(key, 0) for r in results)
+    nodes = sum(r.nodes for r in results)
+    closed = sum(r.closed for r in results)
+    max_depth = depth + max((r.max_depth for r in results), default=0)
+    elapsed = time.perf_counter() - t0
+    if found is not None:
+        return BabResult("sat", found.x, elapsed, nodes, closed, 0, max_depth,
+                         found.lower_bound, stats)
+    unsat = len(results) == len(pieces) and all(r.verdict == "unsat" for r in results)
+    open_ = sum(r.open for r in results) + (len(pieces) - len(results))
+    lower = min((r.lower_bound for r in results), default=-np.inf)
+    if len(results) < len(pieces):
+        lower = -np.inf  # pieces never searched
+    return BabResult("unsat" if unsat else "unknown", None, elapsed, nodes, closed, open_,
+                     max_depth, float(np.inf if unsat else lower), stats)

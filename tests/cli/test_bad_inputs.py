@@ -199,6 +199,7 @@ ARGUMENT_CASES = [
     _c("compare-method-exact", "compare --method exact",
        "--method exact cannot prune here: exact compression is lossless and takes sparsity 0",
        "choose another method, e.g. magnitude"),
+    _c("verify-jobs-0", f"verify {NET} {PROP} --jobs 0", "--jobs must be >= 1, got 0"),
     _c("compare-time-limit-nan", "compare --time-limit nan",
        "--time-limit must be a finite number of seconds > 0, got nan"),
     _c("compare-time-limit-inf", "compare --time-limit inf",
