@@ -54,6 +54,8 @@ PRESET_CANDIDATES: dict[str, dict[str, object]] = {
     "default": {},
     "heuristics-0.2": {"mip_heuristic_effort": 0.2},
     "heuristics-0.01": {"mip_heuristic_effort": 0.01},
+    "heuristics-0.5": {"mip_heuristic_effort": 0.5},
+    "cutpool-1000": {"mip_pool_soft_limit": 1000},
     "presolve-off": {"presolve": "off"},
     "no-symmetry": {"mip_detect_symmetry": False},
     "no-node-cuts": {"mip_allow_cut_separation_at_nodes": False},
