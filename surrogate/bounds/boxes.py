@@ -83,9 +83,10 @@ def batch_bounds(network: Network, lo: np.ndarray, hi: np.ndarray
     Each layer is first bounded by interval arithmetic from the layer before (widened like every
     bound); only the rows that this leaves unstable in some box are back-substituted (per box,
     the unstable rows first, padded to the batch's largest count with stable ones), and their
-    back-substituted bounds are intersected with the interval ones. Deep in an input-splitting
-    tree most neurons are stable on a box, so this skips most of the back-substitution (on ACAS
-    Xu property 1 it was half the time of the whole search)."""
+    back-substituted bounds are intersected with the interval ones. The intersection is what
+    pays: ACAS Xu property 1 on net 1_1 took 26905 boxes (48 s) with back-substitution alone and
+    1717 boxes (3.3 s) with it; the rows skipped save little there (about 41 of 50 neurons per
+    layer stay unstable under the interval bounds on net 3_7's boxes)."""
     B = lo.shape[0]
     lowers: list[np.ndarray] = []
     uppers: list[np.ndarray] = []

@@ -193,9 +193,9 @@ def input_split_bab(
 
 
 def split_box(lo: np.ndarray, hi: np.ndarray, pieces: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """At least ``pieces`` sub-boxes covering ``[lo, hi]`` exactly: the widest piece is halved
-    along its widest input (at a float midpoint both halves share) until there are enough, or
-    none can be halved in float64."""
+    """Up to ``pieces`` sub-boxes covering ``[lo, hi]`` exactly: the piece with the widest input
+    is halved along it (at a float midpoint both halves share) until there are enough, or that
+    input can no longer be halved in float64."""
     out = [(np.asarray(lo, dtype=np.float64).copy(), np.asarray(hi, dtype=np.float64).copy())]
     while len(out) < pieces:
         k = max(range(len(out)), key=lambda i: float(np.max(out[i][1] - out[i][0])))
