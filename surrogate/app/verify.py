@@ -81,6 +81,7 @@ __all__ = [
     "GAVE_UP_SHARE",
     "INPUT_SPLIT_MAX_INPUTS",
     "LP_BOUNDS_SHARE",
+    "MILP_FIRST_MAX_S",
     "MILP_FIRST_SHARE",
     "MIN_SOLVE_S",
     "ORT_TOL",
@@ -110,10 +111,12 @@ ATTACK_ROUNDS = 10
 #: The verification strategies (see :func:`verify_instance`).
 STRATEGIES = ("auto", "bab", "milp")
 #: ``strategy="auto"`` splits the input box of networks with at most this many inputs, after a
-#: MILP with this share of each case's time (it finds narrow counterexamples, e.g. a peak 2e-5
-#: wide in a box 1e6 wide, in milliseconds where splitting needs many thousands of boxes).
+#: MILP with this share of each case's time, at most MILP_FIRST_MAX_S seconds (it finds narrow
+#: counterexamples, e.g. a peak 2e-5 wide in a box 1e6 wide, in milliseconds where splitting
+#: needs many thousands of boxes; uncapped, at 60 s it cost every ACAS Xu instance 6 s).
 INPUT_SPLIT_MAX_INPUTS = 16
 MILP_FIRST_SHARE = 0.1
+MILP_FIRST_MAX_S = 2.0
 #: Share of a run's time that ``bounds="lp"`` may spend tightening bounds.
 LP_BOUNDS_SHARE = LP_SHARE
 #: An instance whose runs all ended with more than this share of its time left, without an
@@ -440,7 +443,8 @@ def verify_instance(
     PGD first. ``bounds``: ``"interval"``, ``"symbolic"`` or ``"lp"`` for the big-M constants.
     ``progress``: called with one-line messages. ``strategy``: ``"auto"`` (for networks with at
     most :data:`INPUT_SPLIT_MAX_INPUTS` inputs and box cases: a MILP with
-    :data:`MILP_FIRST_SHARE` of each case's time, then input splitting; the MILP otherwise),
+    :data:`MILP_FIRST_SHARE` of each case's time, at most :data:`MILP_FIRST_MAX_S` seconds, then
+    input splitting; the MILP otherwise),
     ``"bab"`` or ``"milp"``. ``jobs``: worker processes for the input splitting (the pieces
     of :func:`surrogate.search.bab.parallel_input_split_bab`). See the module docstring for the
     guarantees.
@@ -517,8 +521,10 @@ def _verify(
         verdict, how, x = "unknown", "none", None
         record = details["per_case"][k]
         if chosen == "milp+bab":  # a short MILP first: it finds narrow counterexamples at once
+            first = case.share(MILP_FIRST_SHARE)
+            first = first.until(time.perf_counter() + MILP_FIRST_MAX_S)
             verdict, how, x = _solve_case(inst, k, record, surrogate, sparsity, fallback_dense,
-                                          case.share(MILP_FIRST_SHARE))
+                                          first)
         if chosen in ("bab", "milp+bab") and verdict == "unknown" and not case.expired():
             verdict, how, x = _bab_case(inst, k, record, case)
         if verdict == "unknown" and not case.expired():
