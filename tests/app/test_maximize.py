@@ -4,6 +4,9 @@ names who found it, and no strategy reports a value its point does not give."""
 from __future__ import annotations
 
 import json
+import os
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +96,23 @@ def test_cli_maximize_prints_json_and_checks_its_arguments(
     assert "--lower is above --upper at input 0 (2 > 1)" in capsys.readouterr().err
     assert main(["maximize", str(path), "--time-limit", "0"]) == 2
     assert "--time-limit must be a finite number of seconds > 0" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_the_milp_thread_yields_the_cpu_to_the_generators() -> None:
+    from surrogate.app.portfolio import MILP_NICE, _yield_cpu
+
+    seen: dict[str, int] = {}
+    main_before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def body() -> None:
+        tid = threading.get_native_id()
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        _yield_cpu()
+        seen["change"] = os.getpriority(os.PRIO_PROCESS, tid) - before
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join()
+    assert seen["change"] == min(MILP_NICE, 19 - main_before)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_before
