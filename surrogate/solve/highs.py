@@ -97,9 +97,9 @@ def _to_highs_lp(model: MatrixModel) -> highspy.HighsLp:
 #: deadline therefore gives HiGHS a limit that ends this much earlier per nonzero (at most
 #: RESERVE_SHARE of the time), so that its last uninterruptible step still ends by the deadline.
 #: The callbacks also stop HiGHS once the deadline is nearer than GAP_FACTOR times the longest
-#: stretch it has run without calling back (at most RESERVE_SHARE of the time): on a 326k-nonzero maximisation
-#: MILP (1000-200x4-1) its presolve took 9.5 s, and a root heuristic that presolves a fresh LP
-#: as large ran 8-11 s past a 60 s limit before this rule.
+#: stretch it has run without calling back (at most RESERVE_SHARE of the time): on a
+#: 326k-nonzero maximisation MILP (1000-200x4-1) its presolve took 9.5 s, and a root heuristic
+#: that presolves a fresh LP as large ran 8-11 s past a 60 s limit before this rule.
 RESERVE_S_PER_NONZERO = 1e-5
 RESERVE_SHARE = 0.2
 GAP_FACTOR = 1.5
@@ -177,7 +177,7 @@ def solve_matrix(
     trace: list[TracePoint] = []
     best: dict[str, object] = {"x": None, "obj": None}
     stop: dict[str, object] = {"flag": False, "interrupt": None, "deadline": False}
-    # the longest stretch HiGHS has run without calling back (see _past_deadline)
+    # the longest stretch HiGHS has run without calling back (see past_deadline)
     gaps = {"last": t_start, "longest": 0.0,
             "cap": 0.0 if deadline is None else RESERVE_SHARE * max(deadline - t_start, 0.0)}
 
