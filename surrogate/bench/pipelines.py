@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from surrogate.app.maximize import STRATEGIES
 from surrogate.errors import InputError
 from surrogate.solve import highs
 
@@ -46,8 +47,6 @@ STOCK = "stock-omlt"
 PYOMO = "ours-pyomo"
 _PRESET_PREFIX = "highs:"
 _STRATEGY_PREFIX = "strategy:"
-#: the strategies of :func:`surrogate.app.maximize.maximize` (kept here: this module is stdlib)
-STRATEGIES = ("portfolio", "milp", "gradient", "local", "lp")
 
 #: HiGHS option sets measured by the presets suite (``highs:NAME``; ``default`` is ``ours``).
 PRESET_CANDIDATES: dict[str, dict[str, object]] = {

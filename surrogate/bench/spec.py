@@ -218,17 +218,15 @@ def load_spec(
     ``methods`` / ``sparsities`` apply to csv campaigns only (a sweep file sets its own).
     """
     p = Path(path)
-    if p.is_dir():
-        if time_limit_s is not None and not (math.isfinite(time_limit_s) and time_limit_s > 0):
-            raise InputError(f"--time-limit must be a number > 0, got {time_limit_s}")
-        return parse_instances_folder(p, time_limit_s=time_limit_s, methods=methods,
-                                      sparsities=sparsities)
-    if not p.is_file():
+    if not (p.is_dir() or p.is_file()):
         raise ModelFileError(
             f"campaign spec {p} not found (give a sweep .toml or an instances.csv)"
         )
     if time_limit_s is not None and not (math.isfinite(time_limit_s) and time_limit_s > 0):
         raise InputError(f"--time-limit must be a number > 0, got {time_limit_s}")
+    if p.is_dir():
+        return parse_instances_folder(p, time_limit_s=time_limit_s, methods=methods,
+                                      sparsities=sparsities)
     if p.suffix == ".toml":
         if methods is not None or sparsities is not None:
             raise InputError(

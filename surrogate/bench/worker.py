@@ -119,13 +119,9 @@ def _run(task: Task) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------ sweeps
-def _network(name: str) -> Any:
-    return resolve_network(name)
-
-
 def build_problem(task: Task) -> tuple[Any, np.ndarray]:
     """The task's problem on the dense network, and its warm start."""
-    net = _network(task.network)
+    net = resolve_network(task.network)
     prob, inst = task.params["problem"], task.params["instance"]
     if prob["kind"] == "robustness":
         rob = digits_robustness(net, int(inst["image"]), float(inst["eps"]),
@@ -145,7 +141,7 @@ def _pruned(network: str, method: str, sparsity: float, options_json: str,
     if data == "digits":
         d = digits()
         kw["data"] = (d.x_train, d.y_train)
-    return make_surrogate(_network(network), method, sparsity, **kw)
+    return make_surrogate(resolve_network(network), method, sparsity, **kw)
 
 
 def _surrogate(task: Task) -> Any:
@@ -225,7 +221,7 @@ def _run_stock_instance(task: Task) -> dict[str, Any]:
 
 
 def _run_build(task: Task) -> dict[str, Any]:
-    net = _network(task.network)
+    net = resolve_network(task.network)
     surrogate = _surrogate(task)
     if surrogate is not None:
         net = surrogate.network

@@ -242,6 +242,7 @@ def portfolio_table(campaign: Campaign) -> tuple[list[str], list[list[str]], lis
             if portfolio not in runs:
                 continue
             p = runs[portfolio].value_at(when)
+            up = runs[portfolio].maximize
             others = {c: runs[c].value_at(when) for c in configs if c in runs}
             if when == PORTFOLIO_TIMES[-1]:
                 rows.append([group[0], _fmt(p, 4)] + [_fmt(others.get(c), 4) for c in configs])
@@ -249,13 +250,13 @@ def portfolio_table(campaign: Campaign) -> tuple[list[str], list[list[str]], lis
                 continue
             n += 1
             start = runs[portfolio].record.get("start_objective")
-            above_start += start is None or p > float(start)
+            above_start += start is None or (p > float(start) if up else p < float(start))
             known = [v for v in others.values() if v is not None]
-            ge_best += not known or all(not better(v, p, True) for v in known)
+            ge_best += not known or all(not better(v, p, up) for v in known)
             dense = others.get("dense")
-            gt_dense += dense is None or better(p, dense, True)
+            gt_dense += dense is None or better(p, dense, up)
             grad = others.get("strategy:gradient")
-            ge_grad += grad is None or not better(grad, p, True)
+            ge_grad += grad is None or not better(grad, p, up)
         lines.append(f"at {when:g} s: the portfolio is at least the best single component on "
                      f"{ge_best}/{n} instances, above our dense MILP on {gt_dense}/{n}, at least "
                      f"the plain gradient ascent on {ge_grad}/{n}, above its start on "
