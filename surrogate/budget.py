@@ -9,8 +9,9 @@ each phase would restart.
 from __future__ import annotations
 
 import math
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from surrogate.errors import InputError
 
@@ -19,10 +20,13 @@ __all__ = ["Budget"]
 
 @dataclass(frozen=True)
 class Budget:
-    """The time left until ``deadline`` (a ``time.perf_counter()`` value; ``inf``: no limit)."""
+    """The time left until ``deadline`` (a ``time.perf_counter()`` value; ``inf``: no limit), or
+    until ``cancel`` is set (another component answered: every phase below stops at its next
+    check)."""
 
     deadline: float
     started: float
+    cancel: threading.Event | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, seconds: float, *, what: str = "time limit") -> Budget:
@@ -42,7 +46,9 @@ class Budget:
         return cls(start + float(seconds), start)
 
     def remaining(self) -> float:
-        """Seconds left (never negative)."""
+        """Seconds left (never negative; 0 once cancelled)."""
+        if self.cancel is not None and self.cancel.is_set():
+            return 0.0
         return max(self.deadline - time.perf_counter(), 0.0)
 
     def elapsed(self) -> float:
@@ -53,14 +59,20 @@ class Budget:
         return self.deadline - self.started
 
     def expired(self) -> bool:
-        return time.perf_counter() >= self.deadline
+        return (time.perf_counter() >= self.deadline
+                or (self.cancel is not None and self.cancel.is_set()))
+
+    def cancelled_by(self, event: threading.Event) -> Budget:
+        """This budget, ending early once ``event`` is set."""
+        return Budget(self.deadline, self.started, event)
 
     def share(self, fraction: float) -> Budget:
         """A sub-budget ending after ``fraction`` of what remains (never after this one)."""
         now = time.perf_counter()
         left = max(self.deadline - now, 0.0)
-        return Budget(now + fraction * left if math.isfinite(left) else math.inf, now)
+        return Budget(now + fraction * left if math.isfinite(left) else math.inf, now,
+                      self.cancel)
 
     def until(self, deadline: float) -> Budget:
         """A sub-budget ending at ``deadline`` or at this budget's end, whichever comes first."""
-        return Budget(min(self.deadline, deadline), time.perf_counter())
+        return Budget(min(self.deadline, deadline), time.perf_counter(), self.cancel)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from surrogate.budget import Budget
 from surrogate.encode.inputs import InputColumns
 from surrogate.encode.matrix import MatrixModel
 from surrogate.encode.network import NetworkEncoding, encode_over, resolve_bounds
@@ -56,14 +57,16 @@ class BuiltMilp:
 
 def build_milp(
     problem: Problem, network: Network, bounds: Any = "symbolic",
-    *, lp_budget_s: float | None = None,
+    *, lp_budget_s: float | None = None, budget: Budget | None = None,
 ) -> BuiltMilp:
     """The MILP of ``problem`` with ``network`` encoded (see the module docstring).
 
     ``bounds``: a method name (``"interval"``, ``"symbolic"``, ``"lp"``) or a computed
-    :class:`~surrogate.bounds.Bounds`; ``lp_budget_s`` caps the LP phase of ``"lp"``."""
+    :class:`~surrogate.bounds.Bounds`; ``lp_budget_s`` caps the LP phase of ``"lp"``, which also
+    ends with ``budget`` (its deadline or its cancellation)."""
     t0 = time.perf_counter()
-    b = resolve_bounds(network, problem.input_set, bounds, time_limit_s=lp_budget_s)
+    b = resolve_bounds(network, problem.input_set, bounds, time_limit_s=lp_budget_s,
+                       budget=budget)
     bounds_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     rows = encode_over(network, problem.input_set, b)

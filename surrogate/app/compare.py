@@ -12,11 +12,16 @@ from typing import Any
 
 import numpy as np
 
+from surrogate.app.portfolio import DEFAULT_MILPS, MilpJob, portfolio
 from surrogate.app.run import RunResult, make_surrogate, run_problem
 from surrogate.problems.base import Problem
 from surrogate.prune.checks import check_sparsity
 
-__all__ = ["compare", "format_table", "variant_label"]
+__all__ = ["PORTFOLIO_SURROGATE_SHARE", "compare", "format_table", "variant_label"]
+
+#: The share of the portfolio's MILP time its surrogate MILP gets (as in
+#: :data:`surrogate.app.portfolio.DEFAULT_MILPS`).
+PORTFOLIO_SURROGATE_SHARE = DEFAULT_MILPS[0].share
 
 
 def variant_label(method: str, sparsity: float) -> str:
@@ -36,8 +41,12 @@ def compare(
     confirm: Callable[[np.ndarray], bool] | None = None,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    with_portfolio: bool = True,
 ) -> list[RunResult]:
-    """The dense run first, then one run per sparsity (pruned with ``method``).
+    """The dense run first, then one run per sparsity (pruned with ``method``), then (with
+    ``with_portfolio``) the portfolio in the same time limit: the generators, the MILP of the
+    lowest requested sparsity for :data:`PORTFOLIO_SURROGATE_SHARE` of the time, then the dense
+    MILP (:func:`surrogate.app.portfolio.portfolio`).
 
     ``confirm(x)``: an extra check of every dense counterexample (e.g. onnxruntime on the original
     file), on top of the float64 forward pass."""
@@ -45,10 +54,11 @@ def compare(
         check_sparsity(p, name="sparsities")
     results = []
     levels = [0.0] + [float(p) for p in sparsities if p > 0]
+    total = len(levels) + int(with_portfolio)
     for i, p in enumerate(levels):
         label = variant_label(method, p)
         if progress:
-            progress(f"[{i + 1}/{len(levels)}] {label}: solving (limit {time_limit_s:g} s)")
+            progress(f"[{i + 1}/{total}] {label}: solving (limit {time_limit_s:g} s)")
         surrogate = (make_surrogate(problem.network, method, p, **(prune_options or {}))
                      if p > 0 else None)
         r = run_problem(
@@ -62,6 +72,19 @@ def compare(
             confirm=confirm,
             seed=seed,
         )
+        results.append(r)
+        if progress:
+            progress(f"      {summary_line(r)}")
+    if with_portfolio:
+        pruned = levels[1:]
+        jobs = ((MilpJob(method, min(pruned), PORTFOLIO_SURROGATE_SHARE),) if pruned else ()) + (
+            MilpJob(None),)
+        if progress:
+            progress(f"[{total}/{total}] portfolio: solving (limit {time_limit_s:g} s; "
+                     f"{' then '.join(j.label for j in jobs)})")
+        res = portfolio(problem, time_limit_s=time_limit_s, milps=jobs, bounds=bounds, seed=seed,
+                        confirm=confirm)
+        r = res.as_run(problem, time_limit_s)
         results.append(r)
         if progress:
             progress(f"      {summary_line(r)}")

@@ -43,7 +43,8 @@ import highspy
 import numpy as np
 
 from surrogate.app.build import build_milp
-from surrogate.app.run import RunHooks, RunResult, make_surrogate, run_problem
+from surrogate.app.run import RunHooks, RunResult, TraceEntry, make_surrogate, run_problem
+from surrogate.bounds import LP_SHARE
 from surrogate.budget import Budget
 from surrogate.encode.matrix import MatrixModel
 from surrogate.encode.network import needed_neurons
@@ -52,7 +53,10 @@ from surrogate.problems.base import Problem
 from surrogate.search import OutputObjective, activation_pattern, gradient_descent, local_search
 from surrogate.solve.highs import solve_matrix
 
-__all__ = ["DEFAULT_MILPS", "Improvement", "MilpJob", "PortfolioResult", "portfolio"]
+__all__ = [
+    "DEFAULT_MILPS", "VERIFY_GENERATOR_SHARE", "Improvement", "MilpJob", "PortfolioResult",
+    "portfolio",
+]
 
 
 @dataclass(frozen=True)
@@ -63,9 +67,12 @@ class MilpJob:
     method: str | None
     sparsity: float = 0.0
     share: float = 1.0
+    name: str | None = None  # the label of its runs and record (default: from method/sparsity)
 
     @property
     def label(self) -> str:
+        if self.name is not None:
+            return self.name
         return "dense MILP" if self.method is None else f"{self.method}@{self.sparsity:g} MILP"
 
 
@@ -92,6 +99,42 @@ class PortfolioResult:
     trace: tuple[Improvement, ...]
     components: dict[str, dict[str, Any]] = field(default_factory=dict)
     runs: list[dict[str, Any]] = field(default_factory=list)  # the MILPs' RunResult records
+    found_by: str | None = None  # the component that found the counterexample (status "sat")
+    found_s: float | None = None  # ... and when (seconds from the start)
+
+    def as_run(self, problem: Problem, time_limit_s: float, label: str = "portfolio"
+               ) -> RunResult:
+        """This result as one row of a comparison of runs (:func:`surrogate.app.compare.compare`):
+        times from the portfolio's start, size and neurons of its dense MILP (the last one run),
+        nodes summed over its MILPs."""
+        dense = [r for r in self.runs if r.get("sparsity", 0.0) == 0.0]
+        last = dense[-1] if dense else (self.runs[-1] if self.runs else {})
+        size = last.get("size") or {"variables": 0, "binaries": 0, "constraints": 0,
+                                    "nonzeros": 0}
+        verification = problem.kind == "verification"
+        x = self.best_x
+        y = problem.network.forward(x)
+        success = verification and self.status == "sat"
+        return RunResult(
+            label=label, problem=getattr(problem, "describe", lambda: problem.kind)(),
+            kind=problem.kind, status=self.status,
+            verdict=({"sat": "sat", "unsat": "unsat"}.get(self.status, "unknown")
+                     if verification else None),
+            sparsity=0.0, time_limit_s=float(time_limit_s), prune_s=0.0, bounds_s=0.0,
+            build_s=0.0, solve_s=self.total_s, total_s=self.total_s,
+            time_to_first_incumbent_s=self.trace[0].time_s if self.trace else None,
+            time_to_first_success_s=self.found_s,
+            best_dense_objective=self.best_value,
+            best_dense_time_s=self.trace[-1].time_s if self.trace else None,
+            surrogate_objective=None, bound=self.bound,
+            node_count=int(sum(max(r.get("node_count", 0), 0) for r in self.runs)),
+            incumbents=len(self.trace), size=dict(size), neurons=dict(last.get("neurons") or {}),
+            bounds_method=str(last.get("bounds_method", "-")),
+            trace=tuple(TraceEntry(i.time_s, i.value, i.value, False) for i in self.trace),
+            best_x=tuple(map(float, x)), best_y_dense=tuple(map(float, y)),
+            counterexample_x=tuple(map(float, x)) if success else None,
+            counterexample_y=tuple(map(float, y)) if success else None,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,7 +143,8 @@ class PortfolioResult:
             "total_s": self.total_s,
             "trace": [{"time_s": i.time_s, "value": i.value, "component": i.component}
                       for i in self.trace],
-            "components": self.components, "runs": self.runs,
+            "components": self.components, "runs": self.runs, "found_by": self.found_by,
+            "found_s": self.found_s,
         }
 
 
@@ -122,6 +166,8 @@ class _Shared:
             queue.PriorityQueue())
         self._count = 0
         self.success: np.ndarray | None = None
+        self.success_by: str | None = None
+        self.success_s: float | None = None
         self.done = threading.Event()
 
     def to_polish(self, x: np.ndarray, name: str) -> None:
@@ -144,7 +190,8 @@ class _Shared:
             success = False
         with self.lock:
             if success and self.success is None:
-                self.success = x
+                self.success, self.success_by = x, name
+                self.success_s = time.perf_counter() - self.t0
                 self.done.set()
             if not t < self.best_t:
                 return False
@@ -189,6 +236,21 @@ def _incumbent_to(shared: _Shared, name: str) -> Callable[[np.ndarray, str], Non
 MILP_NICE = 10
 
 
+#: On a verification problem, the share of the time the gradient rounds may take while a MILP runs
+#: (on a loaded machine every second they take is a second less for the proof).
+VERIFY_GENERATOR_SHARE = 0.25
+
+#: How long an interrupted portfolio waits for its MILP thread to stop (HiGHS stops at its next
+#: callback; a model build cannot be interrupted).
+STOP_WAIT_S = 30.0
+
+#: A MILP job does not start with less time than this (maximisation: its build would run past the
+#: budget for nothing) ...
+MIN_JOB_S = 1.0
+#: ... or, on a verification problem, than this (a short proof is still a proof).
+MIN_VERIFY_JOB_S = 0.05
+
+
 def _yield_cpu() -> None:
     """Lower the calling thread's scheduling priority by :data:`MILP_NICE` (Linux applies it
     to the thread alone; elsewhere, or when refused, nothing happens)."""
@@ -202,8 +264,14 @@ def _yield_cpu() -> None:
 
 def _run_milps(problem: Problem, jobs: Sequence[MilpJob], budget: Budget, shared: _Shared,
                bounds: Any, seed: int, out: list, lp_points: bool) -> None:
-    """The MILP thread: each job in turn, with hooks into the shared state."""
-    _yield_cpu()
+    """The MILP thread: each job in turn, with hooks into the shared state. On a verification
+    problem the dense MILP is the prover (HiGHS's proof cutoff, as in
+    :func:`surrogate.app.run.run_milp`); when its relaxed proof model ends early without an answer,
+    the exact model is searched for a counterexample with the time left."""
+    verification = problem.kind == "verification"
+    if not verification:
+        _yield_cpu()  # a verification MILP is the only prover: it keeps its priority
+    budget = budget.cancelled_by(shared.done)  # bounds and LP points stop once someone answered
 
     def offered_for(job: str) -> Callable[[], np.ndarray | None]:
         seen = {"version": shared.version}
@@ -216,12 +284,17 @@ def _run_milps(problem: Problem, jobs: Sequence[MilpJob], budget: Budget, shared
                 return shared.best_x.copy()
         return offered
 
-    for i, job in enumerate(jobs):
-        if budget.remaining() < 1.0 or shared.done.is_set():
+    queue_ = [(job, True) for job in jobs]
+    i = 0
+    while i < len(queue_):
+        job, prove = queue_[i]
+        i += 1
+        if budget.remaining() < (MIN_VERIFY_JOB_S if verification else MIN_JOB_S) \
+                or shared.done.is_set():
             break
-        last = i == len(jobs) - 1
+        last = i == len(queue_)
         jb = budget if last else budget.share(job.share)
-        name = job.label
+        name = job.label if prove else f"{job.label} (search)"
         stats = shared.component(name)
         t_job = time.perf_counter()
         try:
@@ -233,8 +306,10 @@ def _run_milps(problem: Problem, jobs: Sequence[MilpJob], budget: Budget, shared
                                         "to the objective: its MILP would say nothing")
                     continue
             net = problem.network if surrogate is None else surrogate.network
-            built = build_milp(problem, net, bounds, lp_budget_s=0.3 * jb.remaining())
-            x_lp = _lp_point(built, problem, jb.share(0.1)) if lp_points else None
+            built = build_milp(problem, net, bounds, lp_budget_s=LP_SHARE * jb.remaining(),
+                               budget=jb)
+            x_lp = (_lp_point(built, problem, jb.share(0.1))
+                    if lp_points and prove else None)
             if x_lp is not None:
                 shared.offer(x_lp, f"LP point ({name})")
                 shared.to_polish(x_lp, f"LP point ({name})")
@@ -242,18 +317,28 @@ def _run_milps(problem: Problem, jobs: Sequence[MilpJob], budget: Budget, shared
                              should_stop=shared.done.is_set)
             with shared.lock:
                 start = None if shared.best_x is None else shared.best_x.copy()
+            prover = verification and surrogate is None and prove
             run: RunResult = run_problem(
                 problem, surrogate, label=name, time_limit_s=max(jb.remaining(), 0.05),
                 bounds=built.bounds, warm_start=start if start is not None else "auto",
-                seed=seed, hooks=hooks, stop_on_success=True)
+                seed=seed, hooks=hooks, stop_on_success=True, confirm=shared.confirm,
+                cutoff=prover, prove=prove)
             d = run.to_dict()
             d.pop("trace", None)
+            counts = built.bounds.counts(net)
+            d["bounds"] = {"method": built.bounds.method, "time_s": built.bounds_s,
+                           **{k: counts[k] for k in ("unstable", "active", "inactive")}}
             out.append(d)
             stats.update(status=run.status, nodes=run.node_count, incumbents=run.incumbents,
                          bound=run.bound, verdict=run.verdict)
             if surrogate is None and run.verdict == "unsat":
                 stats["proved"] = True
                 shared.done.set()
+            elif prover and run.verdict != "sat" and run.status in ("optimal", "infeasible",
+                                                                     "error"):
+                # the proof model is a relaxation whose optimum need not be a real point (or
+                # HiGHS failed): search the exact model with the time left
+                queue_.append((job, False))
         except Exception as exc:  # one component failing must not sink the others
             stats["error"] = f"{type(exc).__name__}: {exc}"
         finally:
@@ -275,6 +360,8 @@ def portfolio(
     gradient: bool = True,
     local: bool = True,
     lp_points: bool = True,
+    budget: Budget | None = None,
+    start: np.ndarray | None = None,
 ) -> PortfolioResult:
     """Run the portfolio on ``problem`` for ``time_limit_s`` seconds (see the module docstring).
 
@@ -284,13 +371,22 @@ def portfolio(
     take (gradient descent gets the rest: at 1000 inputs it is the strongest generator).
     ``gradient``, ``local``, ``lp_points``: switch a generator off (the benchmark runs each alone
     against the whole); without MILPs, ``lp_points`` solves the dense MILP's LP relaxation in the
-    main thread."""
+    main thread. ``budget``: the time to use (instead of ``time_limit_s`` from now); ``start``:
+    the first point (default: the problem's ``x0``, else the centre of the box).
+
+    On a verification problem the MILPs start at once (the dense one is the prover), the
+    generators take at most :data:`VERIFY_GENERATOR_SHARE` of the time while a MILP runs, and the
+    portfolio ends when the MILPs have ended and the local search has polished every point
+    queued (the attack that usually comes before it has searched with gradients already)."""
     t0 = time.perf_counter()
-    budget = Budget.of(time_limit_s, what="time_limit_s")
+    if budget is None:
+        budget = Budget.of(time_limit_s, what="time_limit_s")
+    verification = problem.kind == "verification"
     objective = OutputObjective.of_problem(problem)
     shared = _Shared(problem, objective, t0, progress, confirm)
     net, box = problem.network, problem.input_set
-    start = getattr(problem, "x0", None)
+    if start is None:
+        start = getattr(problem, "x0", None)
     x_start = np.asarray(start if start is not None else (box.lower + box.upper) / 2.0,
                          dtype=np.float64)
     shared.offer(x_start, "start")
@@ -303,20 +399,23 @@ def portfolio(
             target=_run_milps,
             args=(problem, list(milps), budget, shared, bounds, seed, runs, lp_points),
             name="portfolio-milp", daemon=True)
-        if not gradient:
+        if not gradient or verification:
             thread.start()  # otherwise after the first gradient round (below)
     polished: set[bytes] = set()
-    if lp_points and not milps:
+    if lp_points and (not milps or verification):
+        # (verification: a quick LP point on symbolic bounds while the MILP thread tightens its
+        # own bounds; its LP point comes later)
         stats = shared.component("LP point (dense)")
         t1 = time.perf_counter()
-        built = build_milp(problem, net, bounds, lp_budget_s=0.3 * budget.remaining())
+        built = build_milp(problem, net, "symbolic" if milps else bounds,
+                           lp_budget_s=LP_SHARE * budget.remaining())
         x_lp = _lp_point(built, problem, budget.share(0.2))
         stats["time_s"] += time.perf_counter() - t1
         stats["calls"] += 1
         if x_lp is not None:
             shared.offer(x_lp, "LP point (dense)")
             shared.to_polish(x_lp, "LP point (dense)")
-    if local and not gradient:
+    if local and (not gradient or verification):
         shared.to_polish(x_start, "start")
 
     def polish(name: str, x: np.ndarray) -> None:
@@ -336,37 +435,56 @@ def portfolio(
         if res.improved:
             shared.offer(res.x, f"local search <- {name}")
 
-    rnd = 0
-    rng = np.random.default_rng(seed)
-    while not budget.expired() and not shared.done.is_set():
-        spent = shared.component("local search")["time_s"]
-        if spent <= polish_share * (time.perf_counter() - t0) or rnd == 0:
-            try:
-                _, _, name, x = shared.polish.get_nowait()
-                polish(name, x)
+    try:
+        rnd = 0
+        rng = np.random.default_rng(seed)
+        while not budget.expired() and not shared.done.is_set():
+            milp_running = thread is not None and thread.is_alive()
+            if verification and thread is not None and not milp_running and shared.polish.empty():
+                break  # the MILPs ended without an answer and every point has been polished
+            if verification and milp_running and (shared.component("gradient descent")["time_s"]
+                                                  > VERIFY_GENERATOR_SHARE * (time.perf_counter() - t0)):
+                try:  # the prover's turn: the main thread only polishes what comes in
+                    _, _, name, x = shared.polish.get(timeout=0.05)
+                    polish(name, x)
+                except queue.Empty:
+                    pass
                 continue
-            except queue.Empty:
-                pass
-        if not gradient:
-            if thread is None or not thread.is_alive():
-                if not local:
-                    break
-                # the local search alone: walk again from a random point of the set
-                shared.to_polish(box.sample(1, rng)[0], "random start")
+            spent = shared.component("local search")["time_s"]
+            if spent <= polish_share * (time.perf_counter() - t0) or rnd == 0:
+                try:
+                    _, _, name, x = shared.polish.get_nowait()
+                    polish(name, x)
+                    continue
+                except queue.Empty:
+                    pass
+            if not gradient:
+                if thread is None or not thread.is_alive():
+                    if not local:
+                        break
+                    # the local search alone: walk again from a random point of the set
+                    shared.to_polish(box.sample(1, rng)[0], "random start")
+                    continue
+                time.sleep(0.01)
                 continue
-            time.sleep(0.01)
-            continue
-        stats = shared.component("gradient descent")
-        t1 = time.perf_counter()
-        res = gradient_descent(net, objective, box, budget=budget, rounds=1, seed=seed + rnd,
-                               first=x_start if rnd == 0 else None)
-        stats["time_s"] += time.perf_counter() - t1
-        stats["calls"] += 1
-        rnd += 1
-        if thread is not None and thread.ident is None:
-            thread.start()
-        if shared.offer(res.x, "gradient descent") or rnd == 1:
-            polish("gradient descent", res.x)
+            stats = shared.component("gradient descent")
+            t1 = time.perf_counter()
+            res = gradient_descent(net, objective, box, budget=budget, rounds=1, seed=seed + rnd,
+                                   first=x_start if rnd == 0 else None)
+            stats["time_s"] += time.perf_counter() - t1
+            stats["calls"] += 1
+            rnd += 1
+            if thread is not None and thread.ident is None:
+                thread.start()
+            if shared.offer(res.x, "gradient descent") or rnd == 1:
+                polish("gradient descent", res.x)
+    except BaseException:
+        # Ctrl-C (or a failure) in the main thread: stop the MILP thread before leaving; a
+        # HiGHS solve still running when the interpreter exits aborts the process
+        shared.done.set()
+        if thread is not None and thread.ident is not None:
+            thread.join(timeout=STOP_WAIT_S)
+        raise
     shared.done.set()
     if thread is not None and thread.ident is not None:
         # the MILP stops at its next callback; a build cannot be interrupted, so the portfolio
@@ -398,4 +516,4 @@ def _result(problem: Problem, shared: _Shared, start_value: float, runs: list[di
     x = shared.success if shared.success is not None else shared.best_x
     assert x is not None
     return PortfolioResult(best, x, start_value, bound, status, total_s, tuple(shared.trace),
-                           shared.stats, runs)
+                           shared.stats, runs, shared.success_by, shared.success_s)

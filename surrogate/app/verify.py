@@ -58,6 +58,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from surrogate.app.build import build_milp
+from surrogate.app.portfolio import MilpJob, portfolio
 from surrogate.app.run import RunResult, make_surrogate, run_milp
 from surrogate.bounds import LP_SHARE, Bounds, compute_bounds
 from surrogate.bounds import METHODS as BOUNDS_METHODS
@@ -85,6 +86,7 @@ __all__ = [
     "MILP_FIRST_SHARE",
     "MIN_SOLVE_S",
     "ORT_TOL",
+    "SEARCHES",
     "STRATEGIES",
     "SURROGATE_SHARE",
     "VerifyResult",
@@ -110,6 +112,8 @@ ATTACK_EXTRA_MAX_S = 0.1
 ATTACK_ROUNDS = 10
 #: The verification strategies (see :func:`verify_instance`).
 STRATEGIES = ("auto", "bab", "milp")
+#: How the MILP phase searches (see :func:`verify_instance`).
+SEARCHES = ("portfolio", "milp")
 #: ``strategy="auto"`` splits the input box of networks with at most this many inputs, after a
 #: MILP with this share of each case's time, at most MILP_FIRST_MAX_S seconds (it finds narrow
 #: counterexamples, e.g. a peak 2e-5 wide in a box 1e6 wide, in milliseconds where splitting
@@ -134,7 +138,9 @@ class VerifyResult:
     wall_s: float
     counterexample_x: tuple[float, ...] | None
     counterexample_y: tuple[float, ...] | None  # onnxruntime outputs at x
-    method: str  # "attack" | "milp" | "milp-surrogate" | "bab" | "bab+milp" | "none"
+    # "attack" | "portfolio" (its local search or gradient rounds) | "milp" | "milp-surrogate" |
+    # "bab" | "bab+milp" | "none"
+    method: str
     cases: int
     details: dict = field(default_factory=dict)  # per-case runs, prune info, bounds
     reason: str | None = None  # why "unknown": what stopped the proof before the time limit
@@ -265,6 +271,8 @@ class _Instance:
     seed: int
     progress: Progress | None
     jobs: int = 1  # worker processes of the input-splitting branch and bound
+    search: str = "portfolio"  # how the MILP phase searches: see SEARCHES
+    prune_method: str | None = None  # the surrogate's pruning method (with a surrogate)
 
     def remaining(self) -> float:
         return self.budget.remaining()
@@ -376,7 +384,11 @@ def _solve_case(
     fallback_dense: bool, case: Budget,
 ) -> tuple[str, str, np.ndarray | None]:
     """MILPs for case ``k`` within ``case``: returns ``(verdict, method, x)`` where verdict is
-    ``"sat"`` (x checked), ``"unsat"`` (dense proof) or ``"unknown"``."""
+    ``"sat"`` (x checked), ``"unsat"`` (dense proof) or ``"unknown"``. With ``search="portfolio"``
+    the MILPs run inside the portfolio (:func:`_portfolio_case`), else one after the other."""
+    if inst.search == "portfolio":
+        return _portfolio_case(inst, k, record, sparsity if surrogate is not None else 0.0,
+                               fallback_dense, case)
     runs: list[dict] = record.setdefault("runs", [])
     best = record.get("_best")
     if surrogate is not None:
@@ -417,6 +429,53 @@ def _solve_case(
     return "unknown", "milp", None
 
 
+#: How a MILP component of a portfolio maps to a verification method.
+_METHOD_OF = {"surrogate": "milp-surrogate", "dense": "milp", "dense (search)": "milp"}
+
+
+def _portfolio_case(
+    inst: _Instance, k: int, record: dict, sparsity: float, fallback_dense: bool, case: Budget,
+) -> tuple[str, str, np.ndarray | None]:
+    """The portfolio (:func:`surrogate.app.portfolio.portfolio`) on case ``k`` within ``case``:
+    the local search from the attack's best point and from every MILP incumbent and LP point,
+    gradient rounds, the surrogate's MILP (with a surrogate) and the dense MILP as the prover."""
+    jobs = []
+    if sparsity > 0:
+        assert inst.prune_method is not None
+        jobs.append(MilpJob(inst.prune_method, sparsity,
+                            SURROGATE_SHARE if fallback_dense else 1.0, name="surrogate"))
+    if sparsity == 0 or fallback_dense:
+        jobs.append(MilpJob(None, name="dense"))
+    best = record.get("_best")
+    inst.say(f"case {k + 1}: portfolio (budget {case.remaining():.1f} s): local search, "
+             f"gradient rounds, {' then '.join(j.label for j in jobs)} MILP")
+    res = portfolio(
+        inst.problems[k], budget=case, milps=jobs, bounds=inst.bounds, seed=inst.seed,
+        confirm=partial(_confirms, inst.onnx_path, inst.network, inst.cases[k]),
+        progress=lambda m: inst.say(f"case {k + 1}: {m}"),
+        start=None if best is None else best[1],
+    )
+    record.setdefault("runs", []).extend(res.runs)
+    record["portfolio"] = {
+        # "time_limit" only when the case's time ran out (the portfolio's own word for "no
+        # answer" is time_limit too; ended early without one, it is "ended")
+        "status": (res.status if res.status != "time_limit"
+                   else "time_limit" if case.expired() else "ended"),
+        "total_s": res.total_s, "found_by": res.found_by, "components": res.components,
+        "trace": [{"time_s": i.time_s, "t": i.value, "component": i.component}
+                  for i in res.trace],
+    }
+    inst.say(f"case {k + 1}: portfolio ended after {res.total_s:.2f} s: {res.status}")
+    if res.status == "sat":
+        return "sat", _METHOD_OF.get(res.found_by or "", "portfolio"), res.best_x
+    if res.status == "unsat":
+        return "unsat", "milp", None
+    if not fallback_dense and sparsity > 0:
+        record["note"] = ("the surrogate MILP found no counterexample, and without the dense "
+                          "MILP (no fallback) nothing can be proved")
+    return "unknown", "none", None
+
+
 # ----------------------------------------------------------------------------- entry point
 def verify_instance(
     onnx_path: str | Path,
@@ -432,6 +491,7 @@ def verify_instance(
     fallback_dense: bool = True,
     strategy: str = "auto",
     jobs: int = 1,
+    search: str = "portfolio",
 ) -> VerifyResult:
     """Verify the property ``vnnlib_path`` on the network ``onnx_path`` within ``time_limit_s``.
 
@@ -446,13 +506,17 @@ def verify_instance(
     :data:`MILP_FIRST_SHARE` of each case's time, at most :data:`MILP_FIRST_MAX_S` seconds, then
     input splitting; the MILP otherwise),
     ``"bab"`` or ``"milp"``. ``jobs``: worker processes for the input splitting (the pieces
-    of :func:`surrogate.search.bab.parallel_input_split_bab`). See the module docstring for the
-    guarantees.
+    of :func:`surrogate.search.bab.parallel_input_split_bab`). ``search``: ``"portfolio"``
+    (default) runs the MILPs inside the portfolio, beside the local search and gradient rounds
+    on the dense network; ``"milp"`` runs them alone, one after the other. See the module
+    docstring for the guarantees.
     """
     t_start = time.perf_counter()
     method_name = _check_options(time_limit_s, prune_method, sparsity, bounds)
     if strategy not in STRATEGIES:
         raise InputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if search not in SEARCHES:
+        raise InputError(f"unknown search {search!r}; choose one of {', '.join(SEARCHES)}")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise InputError(f"jobs must be a whole number >= 1, got {jobs!r}")
     # The matrices here are small (one point or a few at a time): OpenBLAS threads only spin,
@@ -461,7 +525,7 @@ def verify_instance(
         return _verify(
             Path(onnx_path), Path(vnnlib_path), t_start, float(time_limit_s), method_name,
             float(sparsity), bool(attack), bounds, int(seed), progress, bool(fallback_dense),
-            strategy, jobs,
+            strategy, jobs, search,
         )
 
 
@@ -469,18 +533,19 @@ def _verify(
     onnx_path: Path, vnnlib_path: Path, t_start: float, time_limit_s: float,
     method_name: str | None, sparsity: float, attack: bool, bounds: str, seed: int,
     progress: Progress | None, fallback_dense: bool, strategy: str = "auto", jobs: int = 1,
+    search: str = "portfolio",
 ) -> VerifyResult:
     network = read_onnx(onnx_path)
     prop = read_vnnlib(vnnlib_path, n_inputs=network.n_inputs, n_outputs=network.n_outputs)
     problems = problems_from_property(network, prop, name=Path(vnnlib_path).name)
     inst = _Instance(onnx_path, network, prop.cases, problems,
                      Budget.since(t_start, time_limit_s),
-                     bounds, int(seed), progress, jobs)
+                     bounds, int(seed), progress, jobs, search, method_name)
     n = len(problems)
     details: dict[str, Any] = {
         "onnx": str(onnx_path), "vnnlib": str(vnnlib_path), "time_limit_s": float(time_limit_s),
         "bounds": bounds, "attack": bool(attack), "fallback_dense": bool(fallback_dense),
-        "prune": None, "per_case": [{"case": k, "verdict": "unknown"} for k in range(n)],
+        "search": search, "prune": None, "per_case": [{"case": k, "verdict": "unknown"} for k in range(n)],
         "onnxruntime_max_abs_diff": _check_reading(onnx_path, network, prop.cases[0].box),
     }
 
@@ -545,7 +610,8 @@ def _verify(
         return answer("unsat", "+".join(how_proved))
     timed_out = any(run.get("status") == "time_limit"
                     for rec in details["per_case"] for run in rec.get("runs", [])) or any(
-        rec.get("bab", {}).get("status") == "time_limit" for rec in details["per_case"])
+        rec.get(part, {}).get("status") == "time_limit"
+        for rec in details["per_case"] for part in ("bab", "portfolio"))
     if (finished == n and not timed_out
             and inst.remaining() > max(MIN_SOLVE_S, GAVE_UP_SHARE * time_limit_s)):
         return answer("unknown", "none", reason=_reason(details))

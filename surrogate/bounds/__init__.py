@@ -17,6 +17,7 @@ from __future__ import annotations
 from surrogate.bounds.interval import Bounds, interval_bounds, linear_bounds
 from surrogate.bounds.lp import lp_bounds
 from surrogate.bounds.symbolic import symbolic_bounds
+from surrogate.budget import Budget
 from surrogate.errors import InputError
 from surrogate.network.spec import Network
 from surrogate.sets import Box, L1Ball
@@ -47,6 +48,7 @@ def compute_bounds(
     method: str = "symbolic",
     *,
     time_limit_s: float | None = None,
+    budget: Budget | None = None,
 ) -> Bounds:
     """Bounds of every layer of ``network`` over ``input_set`` by ``method``.
 
@@ -54,12 +56,13 @@ def compute_bounds(
     (10 s), ``math.inf`` no limit. Neurons not reached in time keep their symbolic bounds (measured:
     mnist_fc 256x2 needs 0.03-1.3 s, 256x6 over 15 minutes without a limit). ``"interval"`` and
     ``"symbolic"`` take milliseconds to a fraction of a second and ignore it, so callers can pass
-    one budget to any method."""
+    one budget to any method. ``budget``: also ends the LP phase (its deadline, or its
+    cancellation)."""
     if method not in METHODS:
         raise InputError(f"unknown bounds method {method!r}; choose one of {', '.join(METHODS)}")
     if method == "lp":
         limit = DEFAULT_LP_BUDGET_S if time_limit_s is None else time_limit_s
-        return lp_bounds(network, input_set, time_limit_s=limit)
+        return lp_bounds(network, input_set, time_limit_s=limit, budget=budget)
     if method == "interval":
         return interval_bounds(network, input_set)
     return symbolic_bounds(network, input_set)

@@ -292,6 +292,7 @@ def lp_bounds(
     *,
     time_limit_s: float | None = 10.0,
     initial: Bounds | None = None,
+    budget: Budget | None = None,
 ) -> Bounds:
     """Tighten ``initial`` (default: :func:`symbolic_bounds`) by LP, layer by layer.
 
@@ -299,7 +300,8 @@ def lp_bounds(
     neurons not yet done keep their previous bounds, and later layers still get the symbolic refresh.
     The result is never looser than ``initial``. Cost: one LP pair per unstable neuron of the hidden
     ReLU layers after the first (about 1-5 ms each on mnist_fc 256x2; far more on deep nets, whose
-    LPs hold every earlier layer -- keep a budget there)."""
+    LPs hold every earlier layer -- keep a budget there). ``budget``: a caller's budget that
+    ends the LP phase too (at its deadline or when it is cancelled)."""
     t0 = time.perf_counter()
     input_set = check_input_set(network, input_set)
     if time_limit_s is not None and not (
@@ -315,7 +317,8 @@ def lp_bounds(
     else:
         initial.check_matches(network)
         changed = True
-    budget = Budget(t0 + (math.inf if time_limit_s is None else float(time_limit_s)), t0)
+    own = Budget(t0 + (math.inf if time_limit_s is None else float(time_limit_s)), t0)
+    budget = own if budget is None else budget.until(own.deadline)
     lowers, uppers = list(initial.lower), list(initial.upper)
     for i in range(1, len(network.layers)):
         if changed:

@@ -56,6 +56,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-warm-start", action="store_true", help="do not warm-start from x0 / box centre")
     p.add_argument("--keep-going", action="store_true",
                    help="do not stop a run at its first dense adversarial (see the anytime trace)")
+    p.add_argument("--no-portfolio", action="store_true",
+                   help="leave out the last row: the portfolio (local search, gradient rounds, "
+                   "the MILP of the lowest sparsity, then the dense MILP, sharing the best point) "
+                   "in the same time limit")
     p.add_argument("--seed", type=int, default=0, help="solver random seed")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object on stdout (the problem and every run's full record) "
@@ -173,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
         stop_on_success=not args.keep_going,
         seed=args.seed,
         progress=stderr_progress,
+        with_portfolio=not args.no_portfolio,
     )
     record = {
         "model": str(args.model),
@@ -213,7 +218,9 @@ def _onnxruntime_check(model: str, problem):
 
 
 def _conclusion(results, maximize: bool) -> str:
-    dense, pruned = results[0], results[1:]
+    dense = results[0]
+    pruned = [r for r in results[1:] if r.label != "portfolio"]
+    port = [r for r in results[1:] if r.label == "portfolio"]
     if dense.kind == "verification":
         td = dense.time_to_first_success_s
         faster = [r.label for r in pruned if r.time_to_first_success_s is not None
@@ -222,8 +229,15 @@ def _conclusion(results, maximize: bool) -> str:
                 else f"dense MILP: first dense adversarial after {td:.2f} s")
         if dense.verdict == "unsat":
             head = "dense MILP proved the property (no adversarial exists in the ball)"
-        return f"{head}\npruned surrogates faster to a dense adversarial: {len(faster)}/{len(pruned)}" + (
-            f" ({', '.join(faster)})" if faster else "")
+        lines = [head, f"pruned surrogates faster to a dense adversarial: {len(faster)}/"
+                 f"{len(pruned)}" + (f" ({', '.join(faster)})" if faster else "")]
+        for r in port:
+            tp = r.time_to_first_success_s
+            lines.append("portfolio: " + (
+                f"first dense adversarial after {tp:.2f} s" if tp is not None
+                else "proved the property" if r.verdict == "unsat"
+                else "no dense adversarial within the limit"))
+        return "\n".join(lines)
     found = [r for r in results if r.best_dense_objective is not None]
     if not found:
         return "no run found an incumbent"

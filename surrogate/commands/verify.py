@@ -59,6 +59,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", choices=("auto", "bab", "milp"), default="auto",
                    help="auto (default): branch and bound over the input box for networks with "
                    "at most 16 inputs, the MILP otherwise; bab or milp to force one")
+    p.add_argument("--search", choices=("portfolio", "milp"), default="portfolio",
+                   help="portfolio (default): the MILPs run beside a local search over the "
+                   "dense network's linear regions and gradient rounds, sharing the best point; "
+                   "milp: the MILPs alone")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="worker processes for the branch and bound over the input box (default "
                    "1; each takes pieces of the box as it comes free)")
@@ -125,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         sparsity=args.sparsity, attack=not args.no_attack, bounds=args.bounds, seed=args.seed,
         progress=check_interrupt if args.quiet else stderr_progress,
         fallback_dense=not args.no_fallback, strategy=args.strategy, jobs=args.jobs,
+        search=args.search,
     )
     x, y = res.counterexample_x, res.counterexample_y
     if args.counterexample and x is not None and y is not None:

@@ -29,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from surrogate.bounds import compute_bounds
+from surrogate.budget import Budget
 from surrogate.encode.inputs import add_input_set
 from surrogate.encode.matrix import MatrixBuilder
 from surrogate.errors import InputError
@@ -46,13 +47,14 @@ __all__ = [
 
 def resolve_bounds(
     network: Network, input_set: object, bounds: Any = "symbolic",
-    *, time_limit_s: float | None = None,
+    *, time_limit_s: float | None = None, budget: Budget | None = None,
 ) -> Any:
     """``bounds`` as given (an object with ``lower``/``upper``) or computed by method name (the
-    LP phase of ``"lp"`` within ``time_limit_s``, see :func:`surrogate.bounds.compute_bounds`)."""
+    LP phase of ``"lp"`` within ``time_limit_s`` and ``budget``, see
+    :func:`surrogate.bounds.compute_bounds`)."""
     if isinstance(bounds, str):
         return compute_bounds(network, input_set, method=bounds,  # type: ignore[arg-type]
-                              time_limit_s=time_limit_s)
+                              time_limit_s=time_limit_s, budget=budget)
     if not (hasattr(bounds, "lower") and hasattr(bounds, "upper")):
         raise InputError("bounds must be a method name ('interval', 'symbolic', 'lp') or a Bounds")
     return bounds

@@ -183,10 +183,13 @@ def solve_matrix(
 
     def past_deadline() -> bool:
         """The deadline is reached, or near enough that a stretch without a callback like the
-        longest so far (times GAP_FACTOR, at most RESERVE_SHARE of the time) would run past it."""
+        longest so far (times GAP_FACTOR, at most RESERVE_SHARE of the time) would run past it,
+        or the budget was cancelled."""
         now = time.perf_counter()
         gaps["longest"] = max(gaps["longest"], now - gaps["last"])
         gaps["last"] = now
+        if budget is not None and budget.cancel is not None and budget.cancel.is_set():
+            return True
         if deadline is None:
             return False
         return now + min(GAP_FACTOR * gaps["longest"], gaps["cap"]) >= deadline

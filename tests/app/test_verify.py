@@ -169,9 +169,14 @@ def test_a_property_with_two_input_boxes_needs_every_case_proved(
         assert (unsat.result, unsat.cases) == ("unsat", 2)
         assert [c["verdict"] for c in unsat.details["per_case"]] == ["unsat", "unsat"]
         sat = verify_instance(vnncomp / "test/test_sat.onnx", prop, time_limit_s=30,
-                              attack=False, strategy=strategy)
+                              attack=False, strategy=strategy, search="milp")
         assert sat.method == strategy
         assert_checked_sat(sat, vnncomp / "test/test_sat.onnx", prop)
+    # the default search: the portfolio's local search may answer before the MILP
+    sat = verify_instance(vnncomp / "test/test_sat.onnx", prop, time_limit_s=30, attack=False,
+                          strategy="milp")
+    assert sat.method in ("portfolio", "milp")
+    assert_checked_sat(sat, vnncomp / "test/test_sat.onnx", prop)
 
 
 # ------------------------------------------------------------------ known VNN-COMP answers
@@ -189,7 +194,7 @@ def test_known_vnncomp_answers(vnncomp: Path, net: str, prop: str) -> None:
 
 def test_milp_finds_the_counterexample_without_the_attack(vnncomp: Path) -> None:
     net, prop = vnncomp / MNIST_NET, vnncomp / "mnist_fc/vnnlib_2022/prop_2_0.03.vnnlib"
-    res = verify_instance(net, prop, time_limit_s=60, attack=False)
+    res = verify_instance(net, prop, time_limit_s=60, attack=False, search="milp")
     assert res.method == "milp"
     assert_checked_sat(res, net, prop)
     run = res.details["per_case"][0]["runs"][0]
@@ -206,6 +211,21 @@ def test_a_hard_unsat_instance_times_out_within_the_limit(vnncomp: Path) -> None
     # the limit is honoured: HiGHS stops a little before the deadline (a reserve for its last
     # uncallable step), and the whole run ends within limit + max(10 %, 2 s)
     assert 2.5 <= res.wall_s <= 3.0 + 2.0
+
+
+def test_the_portfolio_finds_a_counterexample_the_attack_misses(vnncomp: Path) -> None:
+    # mnist_fc 256x4, prop_6 at eps 0.05 is sat; the PGD attack misses it and the MILP alone ran
+    # 60 s without an answer (VNN-COMP sample, 2026-11); the portfolio's local search over the
+    # dense network's linear regions, started from the LP-relaxation point, walks to it
+    net = vnncomp / "mnist_fc/onnx/mnist-net_256x4.onnx"
+    prop = vnncomp / "mnist_fc/vnnlib_2022/prop_6_0.05.vnnlib"
+    res = verify_instance(net, prop, time_limit_s=30)
+    assert_checked_sat(res, net, prop)
+    case = res.details["per_case"][0]
+    assert case["attack"]["confirmed"] is False
+    assert res.method == "portfolio"
+    assert case["portfolio"]["found_by"].startswith("local search")
+    assert res.details["search"] == "portfolio"
 
 
 # ------------------------------------------------------------------ surrogate runs
@@ -246,7 +266,7 @@ def test_the_dense_fallback_proves_what_the_surrogate_cannot(vnncomp: Path) -> N
 
 def test_a_surrogate_counterexample_is_checked_on_the_dense_network(vnncomp: Path) -> None:
     net, prop = vnncomp / "test/test_sat.onnx", vnncomp / "test/test_prop.vnnlib"
-    res = verify_instance(net, prop, time_limit_s=30, sparsity=0.3, attack=False)
+    res = verify_instance(net, prop, time_limit_s=30, sparsity=0.3, attack=False, search="milp")
     assert res.details["prune"]["method"] == "magnitude"  # sparsity alone means magnitude
     assert res.method in ("milp-surrogate", "milp")
     assert_checked_sat(res, net, prop)

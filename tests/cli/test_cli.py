@@ -27,18 +27,20 @@ def test_compare_prints_table_and_writes_json(tmp_path, capsys) -> None:
     assert "for a pruned row it bounds the SURROGATE" in text
     assert "stopped (ended early on purpose" in text
     runs = json.loads(out.read_text())["runs"]
-    assert [r["label"] for r in runs] == ["dense", "magnitude@0.5"]
-    dense = runs[0]
-    # eps 0.3 in L-inf is far beyond this model's robustness: the dense MILP finds a dense adversarial
-    assert dense["verdict"] == "sat"
+    assert [r["label"] for r in runs] == ["dense", "magnitude@0.5", "portfolio"]
+    # eps 0.3 in L-inf is far beyond this model's robustness: the dense MILP and the portfolio
+    # find a dense adversarial
     from surrogate.data import load_digits
     from surrogate.zoo import load_model
 
     net = load_model("digits-2x32")
     x0 = load_digits().x_test[0]
-    x = np.array(dense["counterexample_x"])
-    assert np.max(np.abs(x - x0)) <= 0.3 + 1e-9 and x.min() >= 0 and x.max() <= 1
-    assert int(np.argmax(net.forward(x))) != int(np.argmax(net.forward(x0)))
+    for r in (runs[0], runs[2]):
+        assert r["verdict"] == "sat"
+        x = np.array(r["counterexample_x"])
+        assert np.max(np.abs(x - x0)) <= 0.3 + 1e-9 and x.min() >= 0 and x.max() <= 1
+        assert int(np.argmax(net.forward(x))) != int(np.argmax(net.forward(x0)))
+    assert "portfolio: first dense adversarial after" in text
     for r in runs:
         assert r["size"]["binaries"] <= r["neurons"]["relus"]
         assert r["total_s"] >= r["setup_s"]
@@ -51,6 +53,7 @@ def test_compare_maximize_task(capsys) -> None:
     text = capsys.readouterr().out
     assert "best dense objective" in text
     assert "  best_dense    best objective found, evaluated on the dense network" in text
+    assert "portfolio" in text.split("columns")[0]  # its row in the table
     assert "t_adv_s" not in text
 
 
@@ -58,7 +61,7 @@ def test_compare_json_flag_prints_one_object_and_json_out_writes_it(tmp_path, ca
     """--json: one JSON object on stdout (no table); --json-out FILE: the same object in a file."""
     out = tmp_path / "sub" / "runs.json"
     rc = main(["compare", "--model", "digits-2x32", "--task", "maximize", "--sparsities", "0.8",
-               "--time-limit", "1", "--json", "--json-out", str(out)])
+               "--time-limit", "1", "--json", "--json-out", str(out), "--no-portfolio"])
     assert rc == 0
     stdout, stderr = capfd.readouterr()
     record = json.loads(stdout)  # stdout is exactly one JSON object
@@ -142,13 +145,13 @@ def test_ctrl_c_during_compare_solve_exits_130() -> None:
     """SIGINT while HiGHS solves the dense MILP (20 s limit): 'interrupted', exit 130, at once,
     no table, no traceback, no solver error."""
     code, out, err, waited = _interrupt_after(
-        ["compare", "--sparsities", "0.5", "--time-limit", "20"], "[1/2] dense: solving",
+        ["compare", "--sparsities", "0.5", "--time-limit", "20"], "[1/3] dense: solving",
         "stderr", 1.0)
     assert code == 130, err
     assert err.rstrip().splitlines()[-1] == "surrogate compare: interrupted"
     assert "Traceback" not in err and "HiGHS failed" not in err and "error" not in err
     assert "variant" not in out  # no table of half the runs
-    assert "[2/2]" not in err and waited < 5  # the next run was not started
+    assert "[2/3]" not in err and waited < 5  # the next run was not started
 
 
 def test_ctrl_c_during_training_exits_130(tmp_path) -> None:
@@ -159,3 +162,16 @@ def test_ctrl_c_during_training_exits_130(tmp_path) -> None:
     assert code == 130, err
     assert err.strip() == "surrogate train: interrupted"
     assert not out_file.exists() and list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_ctrl_c_during_the_verify_portfolio_exits_130(vnncomp) -> None:
+    """SIGINT while the portfolio runs (the dense MILP in its own thread, the local search in the
+    main one): 'interrupted', exit 130, no traceback, no verdict."""
+    net = vnncomp / "mnist_fc/onnx/mnist-net_256x4.onnx"
+    prop = vnncomp / "mnist_fc/vnnlib_2022/prop_0_0.05.vnnlib"  # no answer within seconds
+    code, out, err, waited = _interrupt_after(
+        ["verify", str(net), str(prop), "--time-limit", "30"], "portfolio (budget", "stderr", 2.0)
+    assert code == 130, err
+    assert err.rstrip().splitlines()[-1] == "surrogate verify: interrupted"
+    assert "Traceback" not in err and "Fatal" not in err
+    assert out == "" and waited < 5

@@ -83,11 +83,13 @@ def _tally(cases: list[Case], folder: Path, **options: object) -> tuple[Counter,
     return counts, wrong
 
 
-@pytest.mark.parametrize("strategy", ["bab", "milp"])
-def test_no_wrong_answer_on_a_sample_of_every_family(tmp_path: Path, strategy: str) -> None:
+@pytest.mark.parametrize(("strategy", "search"),
+                         [("bab", "portfolio"), ("milp", "portfolio"), ("milp", "milp")])
+def test_no_wrong_answer_on_a_sample_of_every_family(tmp_path: Path, strategy: str,
+                                                     search: str) -> None:
     cases = [make_case(f, seed, MARGINS[(seed + k) % len(MARGINS)])
              for k, f in enumerate(sorted(FAMILIES)) for seed in range(5)]
-    counts, wrong = _tally(cases, tmp_path, time_limit_s=2, strategy=strategy)
+    counts, wrong = _tally(cases, tmp_path, time_limit_s=2, strategy=strategy, search=search)
     assert wrong == []
     # the test means something: both answers were given, not only "timeout"
     answers = Counter(a for (_, _, a), n in counts.items() for _ in range(n))
@@ -98,9 +100,10 @@ def test_no_wrong_answer_on_a_sample_of_every_family(tmp_path: Path, strategy: s
 def test_no_wrong_answer_on_hundreds_of_cases(tmp_path: Path) -> None:
     cases = [make_case(f, 100 + seed) for f in sorted(FAMILIES) for seed in range(60)]
     # both proof routes: branch and bound over the input box (auto on these 1-2 input nets) and
-    # the MILP prover, the latter with every bounds method
+    # the MILP prover (in the portfolio, the default search, with every bounds method; and alone)
     variants = [dict(attack=True, strategy="auto"), dict(attack=False, strategy="bab"),
                 dict(attack=False, strategy="milp", bounds="lp"),
+                dict(attack=False, strategy="milp", bounds="lp", search="milp"),
                 dict(attack=False, strategy="milp", bounds="symbolic"),
                 dict(attack=False, strategy="milp", bounds="interval")]
     total: Counter = Counter()
