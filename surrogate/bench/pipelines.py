@@ -14,7 +14,10 @@ Every task of a campaign runs one pipeline:
 * ``strategy:NAME`` (maximisation sweeps, dense network only): the library's maximisation use
   case (:func:`surrogate.app.maximize.maximize`) with strategy ``NAME``: ``portfolio`` (what
   ``surrogate maximize`` runs by default), ``milp``, ``gradient``, ``local`` or ``lp`` (one
-  generator alone), to compare the portfolio with each of its parts in one campaign.
+  generator alone), to compare the portfolio with each of its parts in one campaign; on
+  robustness sweeps ``strategy:portfolio`` runs the portfolio
+  (:func:`surrogate.app.portfolio.portfolio`, its defaults: the counterexample search of
+  ``surrogate verify``) on the dense network.
 
 Task keys and configuration labels of ``ours`` are those of campaigns without the axis (so old
 stores resume); any other pipeline's configuration label is the pipeline's name (``stock-omlt``),
@@ -105,9 +108,12 @@ def check_pipelines(
     for p in out:
         strategy = strategy_name(p)
         if strategy is not None:
-            if kind != "maximize" or strategy not in STRATEGIES:
+            ok = ((kind == "maximize" and strategy in STRATEGIES)
+                  or (kind == "robustness" and strategy == "portfolio"))
+            if not ok:
                 raise InputError(f"pipeline {p!r}: strategy:NAME runs maximisation sweeps, with "
-                                 f"NAME in {', '.join(STRATEGIES)}")
+                                 f"NAME in {', '.join(STRATEGIES)}, and robustness sweeps with "
+                                 "NAME portfolio")
             if 0.0 not in sparsities:
                 raise InputError(f"pipeline {p!r} runs on the dense network only (the "
                                  "portfolio prunes by itself): list sparsity 0.0")

@@ -32,6 +32,7 @@ from surrogate.bench.tasks import Task, expand_tasks
 from surrogate.bench.worker import Outcome
 from surrogate.data import load_digits
 from surrogate.errors import InputError
+from surrogate.vnnlib.images import property_images
 
 __all__ = [
     "BACKENDS",
@@ -195,7 +196,24 @@ def check_sweep(spec: SweepSpec, tasks: Sequence[Task]) -> None:
     prob = spec.problem
     for name in dict.fromkeys(t.network for t in tasks):
         net = resolve_network(name)
-        if prob.kind == "robustness":
+        if prob.kind == "robustness" and prob.centres:
+            images = property_images(prob.centres)
+            if net.n_inputs != images[0][1].size:
+                raise InputError(
+                    f"network {name} takes {net.n_inputs} inputs but the properties under "
+                    f"{prob.centres} are centred on images of {images[0][1].size} pixels"
+                )
+            bad = [i for i in prob.images if i >= len(images)]
+            if bad:
+                raise InputError(
+                    f"images {bad} out of range: the properties under {prob.centres} are "
+                    f"centred on {len(images)} distinct images (0..{len(images) - 1})"
+                )
+            if net.n_outputs < 2:
+                raise InputError(
+                    f"network {name} has {net.n_outputs} output; robustness needs classes"
+                )
+        elif prob.kind == "robustness":
             data = load_digits()
             if net.n_inputs != data.n_features:
                 raise InputError(

@@ -20,6 +20,8 @@ methods: its MILP does not depend on the pruning method. Format::
                                        # surrogate.bench.pipelines); one task per pipeline
     pruned_pipelines = ["ours"]        # optional: the pipelines that also run the pruned
                                        # configurations (default: all of them)
+    warm_start = false                 # optional: MILPs start cold (the paper's setting);
+                                       # default: from x0 / the box centre
 
     [problem]
     kind = "robustness"                # digits test images as x0
@@ -28,6 +30,12 @@ methods: its MILP does not depend on the pruning method. Format::
                                        # by norm: eps = { linf = 0.05, l1 = 2.0 } (no 'norm')
     target = "top2"                    # top2 | any | class index
     images = [0, 1, 2, 3]              # digits test-split indices
+    # or, instead of eps: eps_uniform = [4.5, 5.5]   one radius per image from U(a, b), the
+    #                                   same for every network and seed
+    # and, instead of the digits images:
+    # centres = "../../shared/bench/vnncomp/mnist_fc/vnnlib_2022"   (relative to this file)
+    #                                   the distinct images the .vnnlib properties there are
+    #                                   centred on (surrogate.vnnlib.images); images index them
     stop_on_success = true             # optional: stop a run at its first dense adversarial
 
     # or
@@ -62,6 +70,7 @@ from __future__ import annotations
 
 import csv
 import math
+import random
 import re
 import tomllib
 from collections.abc import Sequence
@@ -93,9 +102,10 @@ __all__ = [
 
 BOUNDS_METHODS = ("interval", "symbolic", "lp")
 _SWEEP_KEYS = ("name", "time_limit_s", "networks", "methods", "sparsities", "seeds", "bounds",
-               "pipelines", "pruned_pipelines")
+               "pipelines", "pruned_pipelines", "warm_start")
 _SWEEP_REQUIRED = ("name", "networks", "sparsities")
-_ROBUST_KEYS = ("kind", "norm", "eps", "target", "images", "stop_on_success")
+_ROBUST_KEYS = ("kind", "norm", "eps", "eps_uniform", "target", "images", "centres",
+                "stop_on_success")
 _MAX_KEYS = ("kind", "outputs", "minimize", "lower", "upper")
 _BUILD_KEYS = ("kind", "lower", "upper", "repeats")
 _PRUNE_KEYS = ("data", "options")
@@ -125,6 +135,15 @@ class ProblemSpec:
     upper: float = 1.0
     balls: tuple[tuple[str, float], ...] = ()  # (norm, eps) pairs: eps given as a table by norm
     repeats: int | None = None  # build: timings per task
+    centres: str | None = None  # robustness: a folder of .vnnlib files whose images are the x0s
+    eps_uniform: tuple[float, float] | None = None  # robustness: eps ~ U(a, b), one per image
+
+    def eps_of(self, image: int) -> float:
+        """The radius of ``image`` under ``eps_uniform``: drawn once per image index (the same on
+        every network, seed and machine: Python's Mersenne Twister seeded by the index)."""
+        assert self.eps_uniform is not None
+        a, b = self.eps_uniform
+        return random.Random(int(image)).uniform(a, b)
 
     def instances(self) -> list[tuple[str, dict[str, Any]]]:
         """``(instance id, parameters)`` of every problem instance, in a fixed order."""
@@ -134,6 +153,10 @@ class ProblemSpec:
                 for i in self.images
                 for norm, e in self.balls
             ]
+        if self.kind == "robustness" and self.eps_uniform is not None:
+            a, b = self.eps_uniform
+            return [(f"img={i}:eps=U({number_label(a)},{number_label(b)})",
+                     {"image": i, "eps": self.eps_of(i)}) for i in self.images]
         if self.kind == "robustness":
             return [
                 (f"img={i}:eps={number_label(e)}", {"image": i, "eps": e})
@@ -163,6 +186,9 @@ class SweepSpec:
     pipelines: tuple[str, ...] = (DEFAULT_PIPELINE,)
     kind: str = "sweep"
     pruned_pipelines: tuple[str, ...] | None = None  # None: every pipeline
+    # False: MILPs start cold (the paper's setting); None (default): from x0 / the box centre
+    # (None, not True, so that stores written before this setting existed still resume)
+    warm_start: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -322,7 +348,11 @@ def parse_sweep(text: str, *, path: str | None = None) -> SweepSpec:
     if not isinstance(name, str) or not name.strip():
         raise where.error(f"'name' must be a non-empty string, got {name!r}", "sweep", "name")
     data, options = _parse_prune(doc.get("prune", {}), methods, where)
-    problem = _parse_problem(doc["problem"], where)
+    problem = _parse_problem(doc["problem"], where, base)
+    warm = sw.get("warm_start", True)
+    if not isinstance(warm, bool):
+        raise where.error(f"'warm_start' must be true or false, got {warm!r}", "sweep",
+                          "warm_start")
     if "time_limit_s" in sw:
         limit = _positive(sw["time_limit_s"], "time_limit_s", "sweep", where)
     elif problem.kind == "build":
@@ -357,7 +387,34 @@ def parse_sweep(text: str, *, path: str | None = None) -> SweepSpec:
         prune_options=options,
         pipelines=pipelines,
         pruned_pipelines=pruned,
+        warm_start=None if warm else False,
     )
+
+
+def _eps_uniform(tab: dict[str, Any], where: _Where) -> tuple[float, float]:
+    v = tab["eps_uniform"]
+    if (not isinstance(v, list) or len(v) != 2
+            or not all(isinstance(x, int | float) and not isinstance(x, bool)
+                       and math.isfinite(x) for x in v)
+            or not 0 <= v[0] <= v[1]):
+        raise where.error(f"'eps_uniform' must be [a, b] with 0 <= a <= b, got {v!r}", "problem",
+                          "eps_uniform")
+    return float(v[0]), float(v[1])
+
+
+def _centres(tab: dict[str, Any], base: Path, where: _Where) -> str:
+    """The folder of ``.vnnlib`` properties whose images are the centres (relative to the sweep
+    file), absolute."""
+    v = tab["centres"]
+    if not isinstance(v, str) or not v:
+        raise where.error(f"'centres' must be a folder of .vnnlib files, got {v!r}", "problem",
+                          "centres")
+    p = Path(v) if Path(v).is_absolute() else base / v
+    if not p.is_dir() or not any(p.rglob("*.vnnlib")):
+        raise where.error(f"'centres': no .vnnlib file under {v} (looked at {p}); the VNN-COMP "
+                          "benchmarks live in ../shared/bench/vnncomp beside the checkout",
+                          "problem", "centres")
+    return str(p.resolve())
 
 
 def _check_keys(
@@ -475,15 +532,20 @@ def _check_methods(methods: Sequence[str], where: _Where, table: str = "sweep") 
             )
 
 
-def _parse_problem(tab: dict[str, Any], where: _Where) -> ProblemSpec:
+def _parse_problem(tab: dict[str, Any], where: _Where, base: Path) -> ProblemSpec:
     kind = tab.get("kind")
     if kind == "robustness":
-        _check_keys(tab, "problem", _ROBUST_KEYS, ("kind", "eps", "images"), where)
+        _check_keys(tab, "problem", _ROBUST_KEYS, ("kind", "images"), where)
         norm = tab.get("norm", "l1")
         if norm not in ("l1", "linf"):
             raise where.error(f"'norm' must be 'l1' or 'linf', got {norm!r}", "problem", "norm")
-        balls = _balls(tab, where)
-        eps = () if balls else tuple(float(e) for e in _num_list(tab, "eps", "problem", where))
+        if ("eps" in tab) == ("eps_uniform" in tab):
+            raise where.error("[problem] needs one of 'eps' (radii) or 'eps_uniform' ([a, b]: "
+                              "one radius per image drawn from U(a, b))", "problem")
+        uniform = _eps_uniform(tab, where) if "eps_uniform" in tab else None
+        balls = _balls(tab, where) if uniform is None else ()
+        eps = () if balls or uniform else tuple(
+            float(e) for e in _num_list(tab, "eps", "problem", where))
         if any(not math.isfinite(e) or e < 0 for e in eps):
             raise where.error(
                 f"'eps' must be finite numbers >= 0, got {list(eps)!r}", "problem", "eps"
@@ -516,6 +578,8 @@ def _parse_problem(tab: dict[str, Any], where: _Where) -> ProblemSpec:
             images=_unique(images, "images", where, "problem"),
             stop_on_success=stop,
             balls=balls,
+            centres=_centres(tab, base, where) if "centres" in tab else None,
+            eps_uniform=uniform,
         )
     if kind == "build":
         _check_keys(tab, "problem", _BUILD_KEYS, ("kind",), where)

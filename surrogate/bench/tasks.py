@@ -116,11 +116,13 @@ def network_name(network: str, sweep_path: str) -> str:
 
 def _expand_sweep(spec: SweepSpec) -> list[Task]:
     prob = spec.problem
-    base = {
+    base: dict[str, Any] = {
         "problem": asdict(prob),
         "bounds": spec.bounds,
         "prune_data": spec.prune_data,
     }
+    if spec.warm_start is False:  # (left out otherwise: old stores' task params stay the same)
+        base["warm_start"] = False
     tasks = []
     for net in spec.networks:
         name = network_name(net, spec.path)

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from surrogate.app.maximize import maximize
+from surrogate.app.portfolio import portfolio
 from surrogate.app.problems import box_maximization, digits, digits_robustness
 from surrogate.app.run import make_surrogate, run_problem
 from surrogate.bench.builds import run_build
@@ -39,7 +40,9 @@ from surrogate.bench.networks import resolve_network
 from surrogate.bench.pipelines import STOCK, preset_name, registered_preset, strategy_name
 from surrogate.bench.stock import run_stock, run_stock_instance
 from surrogate.bench.tasks import Task
+from surrogate.problems import robustness_problem
 from surrogate.sets import Box
+from surrogate.vnnlib.images import property_images
 
 __all__ = ["Outcome", "build_problem", "error_outcome", "execute", "outcome_of_record"]
 
@@ -124,12 +127,24 @@ def build_problem(task: Task) -> tuple[Any, np.ndarray]:
     net = resolve_network(task.network)
     prob, inst = task.params["problem"], task.params["instance"]
     if prob["kind"] == "robustness":
-        rob = digits_robustness(net, int(inst["image"]), float(inst["eps"]),
-                                norm=inst.get("norm", prob["norm"]), target=prob["target"])
+        norm = inst.get("norm", prob["norm"])
+        if prob.get("centres"):
+            name, x0 = _images(prob["centres"])[int(inst["image"])]
+            rob = robustness_problem(net, x0, float(inst["eps"]), norm=norm,
+                                     target=prob["target"], name=name)
+        else:
+            rob = digits_robustness(net, int(inst["image"]), float(inst["eps"]), norm=norm,
+                                    target=prob["target"])
         return rob, np.asarray(rob.x0)
     problem = box_maximization(net, int(inst["output"]), lower=prob["lower"],
                                upper=prob["upper"], minimize=prob["minimize"])
     return problem, np.asarray(problem.input_set.lower + problem.input_set.upper) / 2.0
+
+
+@lru_cache(maxsize=4)
+def _images(folder: str) -> list[tuple[str, np.ndarray]]:
+    """The images the properties under ``folder`` are centred on (read once per worker)."""
+    return property_images(folder)
 
 
 @lru_cache(maxsize=16)
@@ -161,7 +176,12 @@ def _run_sweep(task: Task) -> dict[str, Any]:
     problem, warm = build_problem(task)
     surrogate = _surrogate(task)
     strategy = strategy_name(task.pipeline)
-    if strategy is not None:
+    if strategy is not None and problem.kind == "verification":
+        # the portfolio with its defaults: the counterexample search of `surrogate verify`
+        found = portfolio(problem, time_limit_s=task.time_limit_s, seed=task.seed)
+        record = found.as_run(problem, task.time_limit_s, label=task.config).to_dict()
+        record["components"], record["found_by"] = found.components, found.found_by
+    elif strategy is not None:
         res = maximize(problem.network, output=problem.output, minimize=not problem.maximize,
                        lower=problem.input_set.lower, upper=problem.input_set.upper,
                        time_limit_s=task.time_limit_s, strategy=strategy, seed=task.seed)
@@ -179,7 +199,7 @@ def _run_sweep(task: Task) -> dict[str, Any]:
                 label=task.config,
                 time_limit_s=task.time_limit_s,
                 bounds=task.params.get("bounds", "symbolic"),
-                warm_start=warm,
+                warm_start=warm if task.params.get("warm_start", True) else None,
                 stop_on_success=bool(task.params["problem"].get("stop_on_success", True)),
                 seed=task.seed,
                 preset=preset,

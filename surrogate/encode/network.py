@@ -41,6 +41,7 @@ __all__ = [
     "encode_network",
     "encode_over",
     "needed_neurons",
+    "reaches_output",
     "resolve_bounds",
 ]
 
@@ -107,6 +108,13 @@ def needed_neurons(network: Network) -> list[np.ndarray]:
         reach[w.indices] = True
         needed[i - 1] = reach
     return needed
+
+
+def reaches_output(network: Network) -> bool:
+    """Does any input still reach the outputs through nonzero weights? (A pruned network that
+    has lost every path computes a constant: its MILP says nothing about the dense one.)"""
+    needed = needed_neurons(network)
+    return bool(np.any(needed[0] & (network.layers[0].csr.getnnz(axis=1) > 0)))
 
 
 def _affine_rows(

@@ -19,12 +19,15 @@ from surrogate.report.data import Campaign, Run, better, median
 __all__ = [
     "Pair",
     "Shares",
+    "auto_choices",
     "family_table",
     "portfolio_table",
     "markdown_table",
     "pairs",
+    "seed_noise",
     "sentinel_s",
     "shares",
+    "sooner_table",
     "summary_table",
 ]
 
@@ -262,4 +265,94 @@ def portfolio_table(campaign: Campaign) -> tuple[list[str], list[list[str]], lis
                      f"the plain gradient ascent on {ge_grad}/{n}, above its start on "
                      f"{above_start}/{n}")
     headers = ["network", f"portfolio ({PORTFOLIO_TIMES[-1]:g} s)"] + configs
+    return headers, rows, lines
+
+
+def _time(campaign: Campaign, run: Run, sentinel: float) -> float:
+    t = campaign.solved_time(run)
+    return sentinel if t is None else t
+
+
+def seed_noise(campaign: Campaign) -> list[float]:
+    """Verification sweeps with several seeds: for every (network, instance) and every two seeds
+    of the dense run (ours), the ratio ``max(t_a, t_b) / min(t_a, t_b)`` of their times to the
+    first dense adversarial (unsolved: the sentinel), sorted: how much a seed alone moves it."""
+    sent = sentinel_s(campaign)
+    by: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for r in campaign.ok_runs():
+        if r.config == "dense" and r.pipeline == "ours":
+            by[(r.network, r.instance)].append(max(_time(campaign, r, sent), 1e-3))
+    ratios = [max(a, b) / min(a, b) for ts in by.values()
+              for i, a in enumerate(ts) for b in ts[:i]]
+    return sorted(ratios)
+
+
+def auto_choices(campaign: Campaign) -> dict[tuple[tuple[str, str, int], str], Run]:
+    """Per (group, method): the pruned run the automatic rule
+    (:func:`surrogate.app.sparsity.pick_sparsity`) would have chosen, from the unstable-neuron
+    counts the runs recorded (known before solving)."""
+    from surrogate.app.sparsity import pick_sparsity  # lazy: the rule lives with the library
+
+    by: dict[tuple[tuple[str, str, int], str], dict[float, Run]] = defaultdict(dict)
+    dense: dict[tuple[str, str, int], Run] = {}
+    for r in campaign.ok_runs():
+        if r.pipeline != "ours":
+            continue
+        if r.sparsity == 0:
+            dense[r.group] = r
+        else:
+            by[(r.group, r.method)][r.sparsity] = r
+    out = {}
+    for (group, method), runs in by.items():
+        d = dense.get(group)
+        if d is None:
+            continue
+        counts = {0.0: int((d.record.get("neurons") or {}).get("unstable", 0))}
+        counts.update({p: int((r.record.get("neurons") or {}).get("unstable", 0))
+                       for p, r in runs.items()})
+        p = pick_sparsity(counts)
+        if p is not None:
+            out[(group, method)] = runs[p]
+    return out
+
+
+def sooner_table(campaign: Campaign) -> tuple[list[str], list[list[str]], list[str]]:
+    """Verification sweeps: every configuration against the dense run (ours) of the same
+    (network, instance, seed) by time to the first dense adversarial (unsolved: the sentinel):
+    faster / slower / tied, and "clearly faster" (by more than the seed-to-seed noise: the 90th
+    percentile of :func:`seed_noise`, when the campaign has several seeds). Rows: each pruned
+    configuration, the automatic sparsity (per method) and every other pipeline's dense run."""
+    sent = sentinel_s(campaign)
+    dense = {r.group: r for r in campaign.ok_runs() if r.config == "dense"}
+    noise = seed_noise(campaign)
+    floor = noise[int(0.9 * (len(noise) - 1))] if noise else None
+    rows_by: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for r in campaign.ok_runs():
+        d = dense.get(r.group)
+        if r.config == "dense" or d is None:
+            continue
+        rows_by[r.config].append((_time(campaign, d, sent), _time(campaign, r, sent)))
+    for (group, method), r in sorted(auto_choices(campaign).items()):
+        rows_by[f"auto ({method})"].append((_time(campaign, dense[group], sent),
+                                            _time(campaign, r, sent)))
+    headers = ["configuration", "pairs", "faster", "slower", "tie", "clearly faster",
+               "median t (s)", "median t dense (s)"]
+    rows = []
+    order = [c for c in campaign.configs() if c in rows_by] + sorted(
+        c for c in rows_by if c.startswith("auto"))
+    for cfg in order:
+        prs = rows_by[cfg]
+        n = len(prs)
+        faster = sum(t < td for td, t in prs)
+        slower = sum(t > td for td, t in prs)
+        clearly = "-" if floor is None else str(sum(t * floor < td for td, t in prs))
+        rows.append([cfg, str(n), f"{faster} ({100 * faster / n:.0f}%)",
+                     f"{slower} ({100 * slower / n:.0f}%)", str(n - faster - slower), clearly,
+                     _fmt(median(t for _, t in prs)), _fmt(median(td for td, _ in prs))])
+    lines = [f"unsolved runs count at the sentinel {sent:g} s"]
+    if noise:
+        lines.append(
+            f"seed-to-seed noise of the dense run ({len(noise)} pairs of seeds): median ratio "
+            f"{median(noise):.2f}x, 90th percentile {floor:.2f}x; 'clearly faster' means faster "
+            "by more than that 90th percentile")
     return headers, rows, lines

@@ -1,0 +1,82 @@
+"""Choose the sparsity of the surrogate automatically, before any solve.
+
+The surrogate helps when its MILP is much smaller than the dense one (fewer binaries: the unstable
+ReLUs) while it still behaves like the dense network near the answer. Both pull in opposite
+directions as the sparsity grows, and the best fixed sparsity differs between networks and
+problems. The rule here looks only at what is known before solving: the number of unstable
+neurons of each candidate surrogate's MILP, with the bounds the run would use. It picks the
+**lowest** candidate whose MILP keeps at most :data:`AUTO_RATIO` of the dense MILP's unstable
+neurons (the least pruning that makes the MILP markedly smaller), and the highest candidate when
+none does; a surrogate that has lost every path to the objective is never picked.
+
+:func:`pick_sparsity` is the rule on the counts alone (the campaign report applies it to the
+counts its runs recorded, to compare it with every fixed sparsity in hindsight);
+:func:`choose_sparsity` prunes and bounds each candidate and applies it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from surrogate.app.build import build_milp
+from surrogate.app.run import make_surrogate
+from surrogate.encode.network import reaches_output
+from surrogate.errors import InputError
+from surrogate.problems.base import Problem
+
+__all__ = ["AUTO_CANDIDATES", "AUTO_RATIO", "SparsityChoice", "choose_sparsity", "pick_sparsity"]
+
+#: The sparsities the rule chooses from (the paper's grid).
+AUTO_CANDIDATES = (0.3, 0.5, 0.8, 0.9, 0.95)
+#: The lowest candidate whose MILP keeps at most this share of the dense MILP's unstable neurons.
+AUTO_RATIO = 0.5
+
+
+def pick_sparsity(unstable: Mapping[float, int], *, ratio: float = AUTO_RATIO) -> float | None:
+    """The rule (see the module docstring) on ``unstable``: sparsity -> unstable neurons of that
+    surrogate's MILP, with the dense count under ``0.0``; candidates that cannot be used (no path
+    to the objective) are left out by the caller. None when there is no candidate."""
+    if 0.0 not in unstable:
+        raise InputError("pick_sparsity needs the dense MILP's unstable count (sparsity 0.0)")
+    candidates = sorted(p for p in unstable if p > 0)
+    if not candidates:
+        return None
+    dense = unstable[0.0]
+    for p in candidates:
+        if unstable[p] <= ratio * dense:
+            return p
+    return candidates[-1]
+
+
+@dataclass(frozen=True)
+class SparsityChoice:
+    sparsity: float | None  # None: no candidate can be used
+    unstable: dict[float, int]  # per sparsity (0.0: dense), the candidates that can be used
+    skipped: dict[float, str] = field(default_factory=dict)  # candidates left out, and why
+    time_s: float = 0.0  # pruning and bounds of every candidate
+
+
+def choose_sparsity(
+    problem: Problem, *, method: str = "magnitude",
+    candidates: Sequence[float] = AUTO_CANDIDATES, bounds: Any = "symbolic",
+    ratio: float = AUTO_RATIO,
+) -> SparsityChoice:
+    """Prune ``problem.network`` with ``method`` at each candidate, count the unstable neurons of
+    each MILP with ``bounds`` (the method the runs will use), and apply :func:`pick_sparsity`."""
+    t0 = time.perf_counter()
+    counts: dict[float, int] = {}
+    skipped: dict[float, str] = {}
+    for p in [0.0, *sorted(float(c) for c in candidates if c > 0)]:
+        net = problem.network
+        if p > 0:
+            net = make_surrogate(problem.network, method, p).network
+            if not reaches_output(net):
+                skipped[p] = "no path from the inputs to the objective is left"
+                continue
+        built = build_milp(problem, net, bounds)
+        counts[p] = int(built.neurons()["unstable"])  # what the run records: its binaries
+    return SparsityChoice(pick_sparsity(counts, ratio=ratio), counts, skipped,
+                          time.perf_counter() - t0)
