@@ -398,21 +398,24 @@ def portfolio(
         if not gradient or verification:
             thread.start()  # otherwise after the first gradient round (below)
     polished: set[bytes] = set()
-    if lp_points and (not milps or verification):
+
+    def lp_point() -> None:
         # (verification: a quick LP point on symbolic bounds while the MILP thread tightens its
-        # own bounds; its LP point comes later)
+        # own bounds)
         stats = shared.component("LP point (dense)")
         t1 = time.perf_counter()
-        built = build_milp(problem, net, "symbolic" if milps else bounds,
-                           lp_budget_s=LP_SHARE * budget.remaining())
-        x_lp = _lp_point(built, problem, budget.share(0.2))
+        try:
+            built = build_milp(problem, net, "symbolic" if milps else bounds,
+                               lp_budget_s=LP_SHARE * budget.remaining())
+            x_lp = _lp_point(built, problem, budget.share(0.2))
+        except Exception as exc:  # a generator failing must not sink the others
+            stats["error"] = f"{type(exc).__name__}: {exc}"
+            x_lp = None
         stats["time_s"] += time.perf_counter() - t1
         stats["calls"] += 1
         if x_lp is not None:
             shared.offer(x_lp, "LP point (dense)")
             shared.to_polish(x_lp, "LP point (dense)")
-    if local and (not gradient or verification):
-        shared.to_polish(x_start, "start")
 
     def polish(name: str, x: np.ndarray) -> None:
         if not local:
@@ -423,15 +426,24 @@ def portfolio(
         polished.add(key)
         stats = shared.component("local search")
         t1 = time.perf_counter()
-        res = local_search(net, objective, box, x,
-                           budget=budget.until(t1 + max(polish_cap_s, 0.0)))
-        stats["time_s"] += time.perf_counter() - t1
-        stats["calls"] += 1
+        try:
+            res = local_search(net, objective, box, x,
+                               budget=budget.until(t1 + max(polish_cap_s, 0.0)))
+        except Exception as exc:  # (HiGHS failing on a badly scaled region LP)
+            stats["error"] = f"{type(exc).__name__}: {exc}"
+            return
+        finally:
+            stats["time_s"] += time.perf_counter() - t1
+            stats["calls"] += 1
         stats["regions"] = stats.get("regions", 0) + res.regions
         if res.improved:
             shared.offer(res.x, f"local search <- {name}")
 
     try:
+        if lp_points and (not milps or verification):
+            lp_point()
+        if local and (not gradient or verification):
+            shared.to_polish(x_start, "start")
         rnd = 0
         rng = np.random.default_rng(seed)
         while not budget.expired() and not shared.done.is_set():

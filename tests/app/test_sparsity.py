@@ -1,4 +1,4 @@
-"""The automatic sparsity: the lowest candidate whose MILP keeps at most half of the dense MILP's
+"""The automatic sparsity: the lowest candidate whose MILP keeps at most 80 % of the dense MILP's
 unstable neurons, from counts known before any solve."""
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from surrogate.network.spec import DenseLayer, Network
 from surrogate.problems import robustness_problem
 
 
-def test_the_rule_picks_the_least_pruning_that_halves_the_unstable_neurons() -> None:
-    assert AUTO_RATIO == 0.5
+def test_the_rule_picks_the_least_pruning_that_shrinks_the_milp_enough() -> None:
+    assert AUTO_RATIO == 0.8
     counts = {0.0: 100, 0.3: 90, 0.5: 60, 0.8: 50, 0.9: 10}
-    assert pick_sparsity(counts) == 0.8  # 50 <= 0.5 * 100, and 0.5 keeps 60
+    assert pick_sparsity(counts) == 0.5  # 60 <= 0.8 * 100, and 0.3 keeps 90
+    assert pick_sparsity(counts, ratio=0.5) == 0.8
     assert pick_sparsity(counts, ratio=0.1) == 0.9
-    assert pick_sparsity({0.0: 100, 0.3: 99, 0.9: 80}) == 0.9  # none halves: the highest
+    assert pick_sparsity({0.0: 100, 0.3: 99, 0.9: 85}) == 0.3  # none shrinks it: the least
     assert pick_sparsity({0.0: 100}) is None
     with pytest.raises(InputError, match="needs the dense MILP's unstable count"):
         pick_sparsity({0.5: 3})
