@@ -18,7 +18,11 @@ Flow (the whole instance shares one wall-clock budget ``time_limit_s``, reading 
    goes to the cases after it). With a surrogate, the surrogate's MILP runs first; when it ends
    without a counterexample and ``fallback_dense`` is true, the dense MILP gets the rest of the
    case's share (the surrogate gets :data:`SURROGATE_SHARE` of it), warm-started from the best
-   dense point either run has seen.
+   dense point either run has seen. With ``search="portfolio"`` (the default) these MILPs run
+   inside :func:`surrogate.app.portfolio.portfolio`, beside the local search over the dense
+   network's linear regions (from the attack's point, an LP point and every MILP incumbent) and
+   a few gradient rounds, all sharing the best dense point; the first checked counterexample
+   from any of them ends the case, and only the dense MILP can prove.
 
 What the answers guarantee:
 
