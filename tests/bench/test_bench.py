@@ -381,12 +381,15 @@ def test_mnist_task1_sweep_uses_the_images_of_the_vnncomp_properties(
     from surrogate.network.onnx_io import read_onnx
     from surrogate.vnnlib.images import property_images
 
-    # the shipped file names ../shared beside the checkout; read it against wherever it is here
-    text = (PROBLEMS / "mnist-l1.toml").read_text().replace("../../shared/bench/vnncomp",
-                                                             str(vnncomp))
-    shipped = parse_sweep(text, path=str(PROBLEMS / "mnist-l1.toml"))
-    assert shipped.warm_start is False and shipped.problem.eps_uniform == (4.5, 5.5)
-    assert len(expand_tasks(shipped)) == 15 * (1 + 5 + 1) * 3
+    # the shipped files name ../shared beside the checkout; read them against wherever it is here
+    centres = set()
+    for name in ("mnist-l1.toml", "mnist-l1-2021.toml"):
+        text = (PROBLEMS / name).read_text().replace("../../shared/bench/vnncomp", str(vnncomp))
+        shipped = parse_sweep(text, path=str(PROBLEMS / name))
+        assert shipped.warm_start is False and shipped.problem.eps_uniform == (4.5, 5.5)
+        assert len(expand_tasks(shipped)) == 15 * (1 + 5 + 1) * 3
+        centres.add(shipped.problem.centres)
+    assert len(centres) == 2  # the 2022 and the 2021 images: 30 in all
     net = vnncomp / "mnist_fc/onnx/mnist-net_256x2.onnx"
     centres = vnncomp / "mnist_fc/vnnlib_2022"
     text = f"""
