@@ -43,7 +43,14 @@ import highspy
 import numpy as np
 
 from surrogate.app.build import build_milp
-from surrogate.app.run import RunHooks, RunResult, TraceEntry, make_surrogate, run_problem
+from surrogate.app.run import (
+    RunHooks,
+    RunResult,
+    Surrogate,
+    TraceEntry,
+    make_surrogate,
+    run_problem,
+)
 from surrogate.bounds import LP_SHARE
 from surrogate.budget import Budget
 from surrogate.encode.matrix import MatrixModel
@@ -67,6 +74,7 @@ class MilpJob:
     sparsity: float = 0.0
     share: float = 1.0
     name: str | None = None  # the label of its runs and record (default: from method/sparsity)
+    prepared: Surrogate | None = None  # the surrogate already pruned by the caller (else pruned here)
 
     @property
     def label(self) -> str:
@@ -294,7 +302,8 @@ def _run_milps(problem: Problem, jobs: Sequence[MilpJob], budget: Budget, shared
         try:
             surrogate = None
             if job.method is not None:
-                surrogate = make_surrogate(problem.network, job.method, job.sparsity)
+                surrogate = job.prepared or make_surrogate(problem.network, job.method,
+                                                            job.sparsity)
                 if not reaches_output(surrogate.network):
                     stats["skipped"] = ("the pruned network has lost every path from the inputs "
                                         "to the objective: its MILP would say nothing")

@@ -63,7 +63,7 @@ from threadpoolctl import threadpool_limits
 
 from surrogate.app.build import build_milp
 from surrogate.app.portfolio import MilpJob, portfolio
-from surrogate.app.run import RunResult, make_surrogate, run_milp
+from surrogate.app.run import RunResult, Surrogate, make_surrogate, run_milp
 from surrogate.bounds import LP_SHARE, Bounds, compute_bounds
 from surrogate.bounds import METHODS as BOUNDS_METHODS
 from surrogate.budget import Budget
@@ -276,7 +276,7 @@ class _Instance:
     progress: Progress | None
     jobs: int = 1  # worker processes of the input-splitting branch and bound
     search: str = "portfolio"  # how the MILP phase searches: see SEARCHES
-    prune_method: str | None = None  # the surrogate's pruning method (with a surrogate)
+    surrogate: Surrogate | None = None  # the pruned network, made once for every case
 
     def remaining(self) -> float:
         return self.budget.remaining()
@@ -445,9 +445,10 @@ def _portfolio_case(
     gradient rounds, the surrogate's MILP (with a surrogate) and the dense MILP as the prover."""
     jobs = []
     if sparsity > 0:
-        assert inst.prune_method is not None
-        jobs.append(MilpJob(inst.prune_method, sparsity,
-                            SURROGATE_SHARE if fallback_dense else 1.0, name="surrogate"))
+        sur = inst.surrogate
+        assert sur is not None
+        jobs.append(MilpJob(sur.method, sparsity, SURROGATE_SHARE if fallback_dense else 1.0,
+                            name="surrogate", prepared=sur))
     if sparsity == 0 or fallback_dense:
         jobs.append(MilpJob(None, name="dense"))
     best = record.get("_best")
@@ -544,7 +545,7 @@ def _verify(
     problems = problems_from_property(network, prop, name=Path(vnnlib_path).name)
     inst = _Instance(onnx_path, network, prop.cases, problems,
                      Budget.since(t_start, time_limit_s),
-                     bounds, int(seed), progress, jobs, search, method_name)
+                     bounds, int(seed), progress, jobs, search)
     n = len(problems)
     details: dict[str, Any] = {
         "onnx": str(onnx_path), "vnnlib": str(vnnlib_path), "time_limit_s": float(time_limit_s),
@@ -700,8 +701,10 @@ def box_lp_bound(problem: VerificationProblem) -> LpBound:
 
 
 def _prune(inst: _Instance, method: str, sparsity: float, details: dict) -> Network:
-    """The surrogate: ``network`` pruned once by ``method`` (shared by every case)."""
+    """The surrogate: ``network`` pruned once by ``method`` (shared by every case, and kept in
+    ``inst`` for the portfolio's MILP job)."""
     surrogate = make_surrogate(inst.network, method, sparsity)
+    inst.surrogate = surrogate
     details["prune"] = surrogate.info
     inst.say(f"pruned with {method}: sparsity {surrogate.info['sparsity']:.1%} "
              f"in {surrogate.prune_s:.2f} s")

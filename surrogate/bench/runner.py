@@ -194,10 +194,10 @@ def _jobs(jobs: int | None) -> int:
 def check_sweep(spec: SweepSpec, tasks: Sequence[Task]) -> None:
     """Before running anything: every network loads and fits the problem (InputError if not)."""
     prob = spec.problem
+    images = property_images(prob.centres) if prob.kind == "robustness" and prob.centres else []
     for name in dict.fromkeys(t.network for t in tasks):
         net = resolve_network(name)
-        if prob.kind == "robustness" and prob.centres:
-            images = property_images(prob.centres)
+        if images:
             if net.n_inputs != images[0][1].size:
                 raise InputError(
                     f"network {name} takes {net.n_inputs} inputs but the properties under "
