@@ -75,6 +75,7 @@ from surrogate.problems.verification import VerificationProblem
 from surrogate.problems.vnnlib_problem import problems_from_property
 from surrogate.prune.checks import check_sparsity
 from surrogate.search.bab import LpBound, parallel_input_split_bab
+from surrogate.search.relu_bab import relu_split_bab
 from surrogate.sets import Box
 from surrogate.solve.safe import safe_lp_bound
 from surrogate.vnnlib.parser import Case, read_vnnlib
@@ -115,7 +116,7 @@ ATTACK_EXTRA_MAX_S = 0.1
 #: At most this many PGD rounds (each a new seed) over all cases.
 ATTACK_ROUNDS = 10
 #: The verification strategies (see :func:`verify_instance`).
-STRATEGIES = ("auto", "bab", "milp")
+STRATEGIES = ("auto", "bab", "milp", "relu-split")
 #: How the MILP phase searches (see :func:`verify_instance`).
 SEARCHES = ("portfolio", "milp")
 #: ``strategy="auto"`` splits the input box of networks with at most this many inputs, after a
@@ -597,6 +598,8 @@ def _verify(
                                           first)
         if chosen in ("bab", "milp+bab") and verdict == "unknown" and not case.expired():
             verdict, how, x = _bab_case(inst, k, record, case)
+        if chosen == "relu-split" and verdict == "unknown" and not case.expired():
+            verdict, how, x = _relu_case(inst, k, record, case)
         if verdict == "unknown" and not case.expired():
             verdict, how, x = _solve_case(inst, k, record, surrogate, sparsity, fallback_dense,
                                           case)
@@ -616,7 +619,7 @@ def _verify(
     timed_out = any(run.get("status") == "time_limit"
                     for rec in details["per_case"] for run in rec.get("runs", [])) or any(
         rec.get(part, {}).get("status") == "time_limit"
-        for rec in details["per_case"] for part in ("bab", "portfolio"))
+        for rec in details["per_case"] for part in ("bab", "relu_split", "portfolio"))
     if (finished == n and not timed_out
             and inst.remaining() > max(MIN_SOLVE_S, GAVE_UP_SHARE * time_limit_s)):
         return answer("unknown", "none", reason=_reason(details))
@@ -672,6 +675,32 @@ def _bab_case(inst: _Instance, k: int, record: dict, case: Budget
     if res.stats.get("undecided"):
         record["note"] = (f"input splitting left {res.stats['undecided']} boxes at float "
                           "resolution undecided")
+    return "unknown", "none", None
+
+
+def _relu_case(inst: _Instance, k: int, record: dict, case: Budget
+               ) -> tuple[str, str, np.ndarray | None]:
+    """ReLU-splitting branch and bound on case ``k`` within ``case``'s time (its root bounds
+    by ``inst.bounds``, with :data:`LP_BOUNDS_SHARE` of the time at most)."""
+    problem = inst.problems[k]
+    if not isinstance(problem.input_set, Box):
+        return "unknown", "none", None
+    b, binfo = _bounds_for(inst, inst.network, k, case)
+    inst.say(f"case {k + 1}: ReLU splitting (budget {case.remaining():.1f} s), "
+             f"{binfo['unstable']} unstable neurons")
+    res = relu_split_bab(problem, b, budget=case, threads=inst.jobs,
+                         confirm=partial(_confirms, inst.onnx_path, inst.network, inst.cases[k]),
+                         progress=lambda m: inst.say(f"case {k + 1}: {m}"))
+    info = res.to_dict()
+    info["bounds"] = binfo
+    info["status"] = "time_limit" if res.verdict == "unknown" and case.expired() else "ended"
+    record["relu_split"] = info
+    inst.say(f"case {k + 1}: ReLU splitting ended after {res.time_s:.2f} s: {res.verdict}, "
+             f"{res.nodes} domains, depth {res.max_depth}")
+    if res.verdict == "sat" and res.x is not None:
+        return "sat", "relu-split", res.x
+    if res.verdict == "unsat":
+        return "unsat", "relu-split", None
     return "unknown", "none", None
 
 

@@ -56,9 +56,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-attack", action="store_true", help="skip the PGD attack")
     p.add_argument("--bounds", choices=("interval", "symbolic", "lp"), default="lp",
                    help="bound method for the big-M constants (default lp)")
-    p.add_argument("--strategy", choices=("auto", "bab", "milp"), default="auto",
+    p.add_argument("--strategy", choices=("auto", "bab", "milp", "relu-split"), default="auto",
                    help="auto (default): branch and bound over the input box for networks with "
-                   "at most 16 inputs, the MILP otherwise; bab or milp to force one")
+                   "at most 16 inputs, the MILP otherwise; bab or milp to force one; "
+                   "relu-split: branch and bound over ReLU signs with optimised linear bounds "
+                   "(alpha/beta-CROWN), then the MILP with the time left")
     p.add_argument("--search", choices=("portfolio", "milp"), default="portfolio",
                    help="portfolio (default): the MILPs run beside a local search over the "
                    "dense network's linear regions and gradient rounds, sharing the best point; "

@@ -84,7 +84,8 @@ def _tally(cases: list[Case], folder: Path, **options: object) -> tuple[Counter,
 
 
 @pytest.mark.parametrize(("strategy", "search"),
-                         [("bab", "portfolio"), ("milp", "portfolio"), ("milp", "milp")])
+                         [("bab", "portfolio"), ("milp", "portfolio"), ("milp", "milp"),
+                          ("relu-split", "portfolio")])
 def test_no_wrong_answer_on_a_sample_of_every_family(tmp_path: Path, strategy: str,
                                                      search: str) -> None:
     cases = [make_case(f, seed, MARGINS[(seed + k) % len(MARGINS)])

@@ -1,0 +1,365 @@
+r"""ReLU-splitting branch and bound with optimised linear bounds (alpha/beta-CROWN style).
+
+For networks with many inputs (MNIST, where splitting the input box does not pay), the search
+space is split on the *signs of unstable ReLUs* instead. A **domain** is a set of split decisions
+``sigma_j z_j >= 0`` (``sigma = +1``: the neuron is active, ``-1``: inactive) on top of the input
+box; its children fix one more neuron each way, so the two children cover the parent exactly.
+
+Bounding a domain. The pre-activation bounds ``l_i <= z_i <= u_i`` of every layer are the root's
+sound ones (:func:`surrogate.bounds.compute_bounds`, LP by default), with a split neuron's side
+clipped at 0 (``l = 0`` when active, ``u = 0`` when inactive). Each objective row ``g . y - h``
+(the unsafe rows of the property, see :mod:`surrogate.problems.verification`) is bounded from
+below by back-substitution (CROWN: Zhang et al., NeurIPS 2018): an unstable ReLU is replaced by
+its lower line ``h >= alpha z`` (any ``alpha`` in ``[0, 1]``) where the row's coefficient is
+positive and by the upper line ``h <= s (z - l)``, ``s = u / (u - l)``, where it is negative. The
+split constraints enter as Lagrangian terms ``- beta_j sigma_j z_j`` with ``beta_j >= 0`` (beta-CROWN:
+Wang et al., NeurIPS 2021): on the domain, ``sigma_j z_j >= 0``, so subtracting them never raises the
+minimum. Every choice of ``alpha`` and ``beta`` gives a valid bound; both are optimised by
+projected gradient ascent (Adam, torch autograd), per domain and per row, and inherited by the
+children. The resulting linear function of ``x`` is minimised exactly over the box.
+
+Soundness in floating point. The bound is recomputed, after the optimisation, in float64 with the
+best ``alpha``/``beta`` (clamped to their ranges), with the upper line's slope rounded up (a larger
+slope keeps ``h <= s (z - l)`` valid on ``[l, u]``), and lowered by
+``BOUND_ROUND_REL * S``, where ``S`` is the same back-substitution done on absolute values (every
+product and sum of the computation bounded by its magnitudes): float64 rounding of sums of at most
+``10^4`` terms per layer, composed over the layers, is below ``10^-12 S``, so the margin
+``10^-9 S`` leaves a factor 1000. A domain is **closed** when, for every unsafe disjunct, one of its
+rows has a bound ``> 0``; ``unsat`` when every domain is closed.
+
+Branching: the BaBSR intercept score (Bunel et al., JMLR 2020): for an unstable, unsplit neuron,
+``sum_r |min(lambda_r, 0)| * u (-l) / (u - l)`` over the rows still open, ``lambda_r`` the row's
+coefficient on the neuron's output: the part of the bound that the neuron's upper line costs,
+which a split removes. Domains are processed in batches, the lowest bound first.
+
+Counterexamples: for every domain and row, the input corner that minimises the bound's linear
+function is run on the dense network in float64; a point in an unsafe disjunct is returned only
+after ``confirm`` (e.g. onnxruntime) accepts it.
+
+``unknown`` when the budget ends, the number of open domains passes ``max_domains``, or a domain
+has no unstable neuron left to split without being closed (its bound is then the LP optimum of a
+linear region, up to the optimisation's convergence).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from surrogate.bounds.crown import CrownNet, MixedRows, optimise
+from surrogate.bounds.interval import Bounds
+from surrogate.budget import Budget
+from surrogate.problems.verification import VerificationProblem
+from surrogate.search.bab import BabResult
+from surrogate.sets import Box
+
+__all__ = ["relu_split_bab"]
+
+#: Adam steps at the root and per batch of domains.
+ROOT_STEPS = 40
+STEPS = 12
+#: Candidates per domain that filtered smart branching evaluates.
+FSB_CANDIDATES = 4
+
+
+@dataclass
+class _Domain:
+    key: float
+    depth: int
+    splits: list  # per ReLU layer: int8 (n_i,) in {-1, 0, +1}
+    alpha: list  # per ReLU layer: float32 (R, n_i)
+    beta: list  # per ReLU layer: float32 (R, n_i)
+    lb: np.ndarray  # (R,) sound lower bounds of the rows
+    logits: np.ndarray  # float32 (K, R0): the mixed rows' weights
+
+
+class _Net(CrownNet):
+    """The engine with the property's rows (all disjuncts stacked, plus one mixed row per
+    conjunction of several rows: :class:`~surrogate.bounds.crown.MixedRows`) and the disjunct of
+    every row."""
+
+    def __init__(self, problem: VerificationProblem, bounds: Bounds):
+        box = problem.input_set
+        assert isinstance(box, Box)
+        super().__init__(problem.network, box, bounds)
+        t = self.torch
+        self.last = len(self.W) - 1
+        lo, up = self.lo_b[self.last], self.up_b[self.last]
+        if self.relu[self.last]:
+            lo, up = t.clamp(lo, min=0.0), t.clamp(up, min=0.0)
+        self.v_mag = t.maximum(lo.abs(), up.abs())
+        self._set_rows(t.from_numpy(np.vstack([c.C for c in problem.unsafe])),
+                       t.from_numpy(np.concatenate([c.d for c in problem.unsafe])),
+                       np.concatenate([np.full(c.C.shape[0], k)
+                                       for k, c in enumerate(problem.unsafe)]))
+
+    def _set_rows(self, G, h, group: np.ndarray) -> None:
+        self.group0 = group
+        self.mixed = MixedRows(G, h, group, self.v_mag)
+        self.group = self.mixed.group
+        self.n_groups = int(group.max()) + 1
+
+    def keep_groups(self, keep: np.ndarray) -> np.ndarray:
+        """Bound only the rows of the disjuncts ``keep`` (bool per disjunct), renumbered in
+        order; returns the mask of the kept rows (base rows, then mixed rows)."""
+        rows = keep[self.group]
+        base = keep[self.group0]
+        idx = self.torch.from_numpy(np.flatnonzero(base))
+        _, group = np.unique(self.group0[base], return_inverse=True)
+        self._set_rows(self.mixed.G[idx], self.mixed.h[idx], group)
+        return rows
+
+    @property
+    def R(self) -> int:
+        return int(self.mixed.G.shape[0]) + self.mixed.K
+
+    def rows_bound(self, logits, **kw) -> dict:
+        G, h, _ = self.mixed.rows(logits, logits.shape[0])
+        return self.backward(G, h, self.last, post=True, **kw)
+
+
+def _closed(lb: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per domain (rows of ``lb``, ``(B, R)``): every disjunct has a row with bound > 0."""
+    ok = np.ones(lb.shape[0], dtype=bool)
+    for k in range(n_groups):
+        ok &= np.any(lb[:, group == k] > 0.0, axis=1)
+    return ok
+
+
+def _open_rows(lb: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Rows whose disjunct is not yet closed (``(B, R)`` bool)."""
+    out = np.zeros_like(lb, dtype=bool)
+    for k in range(n_groups):
+        cols = group == k
+        open_k = ~np.any(lb[:, cols] > 0.0, axis=1)
+        out[:, cols] = open_k[:, None]
+    return out
+
+
+def _key(lb: np.ndarray, group: np.ndarray, n_groups: int) -> float:
+    """A domain's priority: its worst disjunct's best row bound (lowest first)."""
+    return float(min(np.max(lb[group == k]) for k in range(n_groups)))
+
+
+def _filtered_smart_branching(net: _Net, splits: dict, alpha: dict, beta: dict, logits,
+                              scores: dict) -> list[tuple[int, int]]:
+    """Per domain, the neuron to split: of the :data:`FSB_CANDIDATES` best by the BaBSR score,
+    the one whose worse child has the best bound (one back-substitution of every candidate's two
+    children with the parent's alpha and beta: filtered smart branching, De Palma et al., ICLR
+    2021). ``(-1, -1)`` when the domain has no unstable neuron left."""
+    t = net.torch
+    layers = net.relu_layers
+    flat = t.cat([scores[i] for i in layers], dim=1)  # (B, sum n)
+    B = flat.shape[0]
+    k = min(FSB_CANDIDATES, flat.shape[1])
+    top_s, top_i = flat.topk(k, dim=1)
+    offsets = np.cumsum([0] + [net.widths[i] for i in layers])
+    top_i_np, top_s_np = top_i.numpy(), top_s.numpy()
+    layer_of = np.searchsorted(offsets, top_i_np, side="right") - 1  # index into layers
+    idx_of = top_i_np - offsets[layer_of]
+    # children: domain b, candidate c, side (+1, -1) -> row (b * k + c) * 2 + side
+    n_child = B * k * 2
+    rep = t.arange(B).repeat_interleave(2 * k)
+    cand = np.repeat(np.arange(k)[None, :], B, axis=0)
+    sp = {i: splits[i][rep].clone() for i in layers}
+    rows = np.arange(n_child)
+    b_of, c_of = rows // (2 * k), (rows // 2) % k
+    sign = np.where(rows % 2 == 0, 1, -1).astype(np.int8)
+    lay, neu = layer_of[b_of, cand[b_of, c_of]], idx_of[b_of, cand[b_of, c_of]]
+    for j, i in enumerate(layers):
+        sel = lay == j
+        if sel.any():
+            sp[i][t.from_numpy(rows[sel]), t.from_numpy(neu[sel])] = t.from_numpy(sign[sel])
+    lb = net.rows_bound(logits[rep], splits=sp, alpha={i: alpha[i][rep] for i in layers},
+                        beta={i: beta[i][rep] for i in layers})["lb"].numpy()
+    worst = np.full(n_child, np.inf)
+    for g in range(net.n_groups):
+        worst = np.minimum(worst, lb[:, net.group == g].max(axis=1))
+    per_cand = worst.reshape(B, k, 2).min(axis=2)
+    per_cand = np.where(top_s_np >= 0.0, per_cand, -np.inf)  # not unstable: never chosen
+    best = per_cand.argmax(axis=1)
+    out = []
+    for b in range(B):
+        c = int(best[b])
+        if top_s_np[b, c] < 0.0:
+            out.append((-1, -1))
+        else:
+            out.append((int(layer_of[b, c]), int(idx_of[b, c])))
+    return out
+
+
+def relu_split_bab(
+    problem: VerificationProblem,
+    bounds: Bounds,
+    *,
+    budget: Budget | None = None,
+    confirm: Callable[[np.ndarray], bool] | None = None,
+    batch: int = 64,
+    max_domains: int = 20_000,
+    threads: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BabResult:
+    """Branch and bound over ReLU signs on ``problem`` (see the module docstring); ``bounds``:
+    sound pre-activation bounds of every layer over the problem's input box (the root's).
+    ``threads``: torch's intra-op threads for the batched bounds (``None``: unchanged)."""
+    if not isinstance(problem.input_set, Box):
+        raise TypeError("ReLU splitting needs a box input set")
+    import torch
+
+    t0 = time.perf_counter()
+    budget = budget or Budget.of(float("inf"))
+    old_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(max(1, int(threads)))
+    try:
+        with torch.no_grad():
+            return _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0) -> BabResult:
+    import torch
+
+    net = _Net(problem, bounds)
+    R = net.R
+    counter = itertools.count()
+    stats: dict[str, Any] = {"strategy": "relu-split", "batches": 0, "splits": 0, "leaves_closed": 0,
+             "leaves_stuck": 0, "root_lower_bound": None, "probes": 0}
+
+    def probe(corners: np.ndarray) -> np.ndarray | None:
+        stats["probes"] += len(corners)
+        ys = problem.network.forward(corners)
+        viol = np.min([np.max(ys @ c.C.T - c.d, axis=1) for c in problem.unsafe], axis=0)
+        for i in np.argsort(viol)[:4]:
+            if viol[i] > 0:
+                break
+            x = problem.input_set.project(corners[i])
+            if problem.is_success(x, problem.network.forward(x)) and (
+                    confirm is None or confirm(x)):
+                return x
+        return None
+
+    def result(verdict: str, x: np.ndarray | None, nodes: int, closed: int, heap: list,
+               max_depth: int, lower: float) -> BabResult:
+        return BabResult(verdict, x, time.perf_counter() - t0, nodes, closed, len(heap),
+                         max_depth, lower, stats)
+
+    def bound_batch(doms: list[_Domain], steps: int):
+        """Optimise alpha/beta of a batch; sound bounds, corners and branching scores."""
+        splits = {i: torch.from_numpy(np.stack([d.splits[j] for d in doms]))
+                  for j, i in enumerate(net.relu_layers)}
+        alpha = {i: torch.from_numpy(np.stack([d.alpha[j] for d in doms]).astype(np.float64))
+                 for j, i in enumerate(net.relu_layers)}
+        beta = {i: torch.from_numpy(np.stack([d.beta[j] for d in doms]).astype(np.float64))
+                for j, i in enumerate(net.relu_layers)}
+        logits = torch.from_numpy(np.stack([d.logits for d in doms]).astype(np.float64))
+        parent_lb = np.stack([d.lb for d in doms])
+        open_mask = torch.from_numpy(_open_rows(parent_lb, net.group, net.n_groups))
+        out = optimise(net, None, None, net.last, post=True, steps=steps, alpha=alpha,
+                       beta=beta, splits=splits, open_mask=open_mask, budget=budget,
+                       keep_lambda=True, mixed=net.mixed, logits=logits)
+        logits = out["logits"]
+        best_a, best_b = alpha, beta
+        lb = np.maximum(out["sound"], parent_lb)
+        scores = {}
+        open_now = _open_rows(lb, net.group, net.n_groups)
+        w = torch.from_numpy(open_now.astype(np.float64))
+        for i in net.relu_layers:
+            lo, up = net.layer_bounds(i, splits[i])
+            unstable = (lo < 0.0) & (up > 0.0)
+            inter = torch.where(unstable, up * (-lo) / torch.where(unstable, up - lo, 1.0), 0.0)
+            neg = (-out["lambdas"][i].clamp(max=0.0) * w.unsqueeze(-1)).sum(1)
+            scores[i] = torch.where(unstable, neg * inter, torch.full_like(inter, -1.0))
+        with torch.no_grad():
+            choice = _filtered_smart_branching(net, splits, best_a, best_b, logits, scores)
+        alphas = [best_a[i].numpy().astype(np.float32) for i in net.relu_layers]
+        betas = [best_b[i].numpy().astype(np.float32) for i in net.relu_layers]
+        corners = out["corner"].numpy().reshape(-1, problem.network.n_inputs)
+        return lb, choice, alphas, betas, corners, logits.numpy().astype(np.float32)
+
+    # ---- root
+    zeros = [np.zeros(n, dtype=np.int8) for i, n in enumerate(net.widths) if net.relu[i]]
+    root = _Domain(-np.inf, 0, zeros,
+                   [np.repeat((net.up_b[i] > -net.lo_b[i]).numpy().astype(np.float32)[None],
+                              R, axis=0) for i in net.relu_layers],  # CROWN's choice
+                   [np.zeros((R, net.widths[i]), dtype=np.float32) for i in net.relu_layers],
+                   np.full(R, -np.inf), net.mixed.start(1)[0].numpy().astype(np.float32))
+    lb, choice, alphas, betas, corners, logits = bound_batch([root], ROOT_STEPS)
+    stats["root_lower_bound"] = _key(lb[0], net.group, net.n_groups)
+    nodes, closed, max_depth = 1, 0, 0
+    found = probe(corners)
+    if found is not None:
+        return result("sat", found, nodes, closed, [], 0, float(stats["root_lower_bound"]))
+    if _closed(lb, net.group, net.n_groups)[0]:
+        return result("unsat", None, nodes, 1, [], 0, np.inf)
+    # the disjuncts closed at the root stay closed in every domain: bound only the others' rows
+    open_groups = np.array([not np.any(lb[0][net.group == g] > 0.0)
+                            for g in range(net.n_groups)])
+    old_mixed = net.mixed
+    keep = net.keep_groups(open_groups)
+    mix_keep = keep[old_mixed.G.shape[0]:]
+    base_keep = keep[:old_mixed.G.shape[0]]
+    stats["rows"] = int(keep.sum())
+    R = net.R
+    root.lb = lb[0][keep]
+    heap: list[tuple[float, int, _Domain]] = []
+    pending = [(root, lb[0][keep], choice[0], [a[0][keep] for a in alphas],
+                [b[0][keep] for b in betas], logits[0][mix_keep][:, base_keep])]
+
+    def branch(parent: _Domain, lb_p: np.ndarray, choice: tuple[int, int], a_p: list,
+               b_p: list, mix_p: np.ndarray) -> bool:
+        """Push the two children of ``parent`` split on the chosen neuron; False if none."""
+        best_layer, best_idx = choice
+        if best_layer < 0:  # no unstable neuron left to split
+            return False
+        key = _key(lb_p, net.group, net.n_groups)
+        for sign in (1, -1):
+            sp = [s.copy() for s in parent.splits]
+            sp[best_layer][best_idx] = sign
+            child = _Domain(key, parent.depth + 1, sp, [a.copy() for a in a_p],
+                            [b.copy() for b in b_p], lb_p.copy(), mix_p.copy())
+            heapq.heappush(heap, (key, next(counter), child))
+        stats["splits"] += 1
+        return True
+
+    def lowest() -> float:
+        return min([t[0] for t in heap] + [_key(p[1], net.group, net.n_groups)
+                                           for p in pending], default=np.inf)
+
+    last_report = time.perf_counter()
+    while True:
+        for item in pending:
+            if not branch(*item):
+                stats["leaves_stuck"] += 1
+            else:
+                max_depth = max(max_depth, item[0].depth + 1)
+        pending = []
+        if stats["leaves_stuck"]:
+            return result("unknown", None, nodes, closed, heap, max_depth, lowest())
+        if not heap:
+            return result("unsat", None, nodes, closed, heap, max_depth, np.inf)
+        if budget.expired() or len(heap) > max_domains:
+            return result("unknown", None, nodes, closed, heap, max_depth, lowest())
+        take = [heapq.heappop(heap)[2] for _ in range(min(batch, len(heap)))]
+        lb, choice, alphas, betas, corners, logits = bound_batch(take, STEPS)
+        stats["batches"] += 1
+        nodes += len(take)
+        found = probe(corners)
+        if found is not None:
+            return result("sat", found, nodes, closed, heap, max_depth, float(np.min(lb)))
+        shut = _closed(lb, net.group, net.n_groups)
+        closed += int(shut.sum())
+        for b in np.flatnonzero(~shut):
+            pending.append((take[b], lb[b], choice[b], [a[b] for a in alphas],
+                            [x[b] for x in betas], logits[b]))
+        if progress is not None and time.perf_counter() - last_report > 5.0:
+            last_report = time.perf_counter()
+            progress(f"ReLU splitting: {nodes} domains bounded, {closed} closed, "
+                     f"{len(heap) + len(pending)} open, lowest bound {lowest():.4g}")
