@@ -30,7 +30,10 @@ What the answers guarantee:
   checked with tolerance 0), (b) meets one of that case's unsafe conjunctions ``C y <= d`` exactly
   on our float64 forward pass, and (c) meets it on **onnxruntime**'s outputs at ``x`` up to
   :data:`ORT_TOL`. ``counterexample_y`` is onnxruntime's output, as VNN-COMP checks it.
-* ``unsat``: the MILP of the **dense** network proved every case beyond that model's numerical
+* ``unsat`` from branch and bound: every box of the input splitting, or every domain of the ReLU
+  splitting (``strategy="relu-split"``, :mod:`surrogate.search.relu_bab`), closed by a sound
+  linear bound (float64, widened for rounding), so no LP or MILP tolerance is involved;
+* ``unsat`` from the MILP: the MILP of the **dense** network proved every case beyond that model's numerical
   margin (dual bound ``> margin``, or, with HiGHS's proof cutoff ``objective_bound = margin``,
   no point at all with ``t <= margin``), solved as a prover: scaled by powers of two, relaxed by
   more than HiGHS's tolerances, with a margin that covers its dual tolerance, and never on a
@@ -511,8 +514,11 @@ def verify_instance(
     most :data:`INPUT_SPLIT_MAX_INPUTS` inputs and box cases: a MILP with
     :data:`MILP_FIRST_SHARE` of each case's time, at most :data:`MILP_FIRST_MAX_S` seconds, then
     input splitting; the MILP otherwise),
-    ``"bab"`` or ``"milp"``. ``jobs``: worker processes for the input splitting (the pieces
-    of :func:`surrogate.search.bab.parallel_input_split_bab`). ``search``: ``"portfolio"``
+    ``"bab"``, ``"milp"`` or ``"relu-split"`` (branch and bound over ReLU signs with
+    optimised linear bounds, :func:`surrogate.search.relu_bab.relu_split_bab`, for the whole
+    case's time; the MILP follows only if it ends early). ``jobs``: worker processes for the
+    input splitting (the pieces of :func:`surrogate.search.bab.parallel_input_split_bab`), torch
+    threads for the ReLU splitting. ``search``: ``"portfolio"``
     (default) runs the MILPs inside the portfolio, beside the local search and gradient rounds
     on the dense network; ``"milp"`` runs them alone, one after the other. See the module
     docstring for the guarantees.
