@@ -5,32 +5,22 @@ space is split on the *signs of unstable ReLUs* instead. A **domain** is a set o
 ``sigma_j z_j >= 0`` (``sigma = +1``: the neuron is active, ``-1``: inactive) on top of the input
 box; its children fix one more neuron each way, so the two children cover the parent exactly.
 
-Bounding a domain. The pre-activation bounds ``l_i <= z_i <= u_i`` of every layer are the root's
-sound ones (:func:`surrogate.bounds.compute_bounds`, LP by default), with a split neuron's side
-clipped at 0 (``l = 0`` when active, ``u = 0`` when inactive). Each objective row ``g . y - h``
-(the unsafe rows of the property, see :mod:`surrogate.problems.verification`) is bounded from
-below by back-substitution (CROWN: Zhang et al., NeurIPS 2018): an unstable ReLU is replaced by
-its lower line ``h >= alpha z`` (any ``alpha`` in ``[0, 1]``) where the row's coefficient is
-positive and by the upper line ``h <= s (z - l)``, ``s = u / (u - l)``, where it is negative. The
-split constraints enter as Lagrangian terms ``- beta_j sigma_j z_j`` with ``beta_j >= 0`` (beta-CROWN:
-Wang et al., NeurIPS 2021): on the domain, ``sigma_j z_j >= 0``, so subtracting them never raises the
-minimum. Every choice of ``alpha`` and ``beta`` gives a valid bound; both are optimised by
-projected gradient ascent (Adam, torch autograd), per domain and per row, and inherited by the
-children. The resulting linear function of ``x`` is minimised exactly over the box.
+Bounding a domain (:mod:`surrogate.bounds.crown`, which states the soundness argument): the
+root's sound pre-activation bounds (``bounds``), a split neuron's side clipped at 0, and the unsafe
+rows of the property bounded from below by back-substitution with optimised ``alpha`` (the lower
+lines' slopes) and ``beta`` (the splits' Lagrange multipliers), per domain and per row, inherited
+by the children; a conjunction of several rows also gets a mixed row ``mu . (C y - d)``
+(:class:`~surrogate.bounds.crown.MixedRows`). The bound used to close a domain is recomputed in
+float64 and lowered by a rounding margin. A domain is **closed** when, for every unsafe disjunct,
+one of its rows has a bound ``> 0``; ``unsat`` when every domain is closed. The disjuncts closed
+at the root are closed in every domain, so only the others' rows are bounded after it.
 
-Soundness in floating point. The bound is recomputed, after the optimisation, in float64 with the
-best ``alpha``/``beta`` (clamped to their ranges), with the upper line's slope rounded up (a larger
-slope keeps ``h <= s (z - l)`` valid on ``[l, u]``), and lowered by
-``BOUND_ROUND_REL * S``, where ``S`` is the same back-substitution done on absolute values (every
-product and sum of the computation bounded by its magnitudes): float64 rounding of sums of at most
-``10^4`` terms per layer, composed over the layers, is below ``10^-12 S``, so the margin
-``10^-9 S`` leaves a factor 1000. A domain is **closed** when, for every unsafe disjunct, one of its
-rows has a bound ``> 0``; ``unsat`` when every domain is closed.
-
-Branching: the BaBSR intercept score (Bunel et al., JMLR 2020): for an unstable, unsplit neuron,
-``sum_r |min(lambda_r, 0)| * u (-l) / (u - l)`` over the rows still open, ``lambda_r`` the row's
-coefficient on the neuron's output: the part of the bound that the neuron's upper line costs,
-which a split removes. Domains are processed in batches, the lowest bound first.
+Branching: filtered smart branching (De Palma et al., ICLR 2021) on the BaBSR intercept score
+(Bunel et al., JMLR 2020): for an unstable, unsplit neuron, ``sum_r |min(lambda_r, 0)| u (-l) /
+(u - l)`` over the rows still open (``lambda_r`` the row's coefficient on the neuron's output: what
+the neuron's upper line costs the bound, which a split removes); of the :data:`FSB_CANDIDATES`
+best, the one whose worse child bounds best. Domains are processed in batches, the lowest bound
+first.
 
 Counterexamples: for every domain and row, the input corner that minimises the bound's linear
 function is run on the dense network in float64; a point in an unsafe disjunct is returned only
@@ -52,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from surrogate.bounds.crown import CrownNet, MixedRows, optimise
+from surrogate.bounds.crown import CrownNet, MixedRows, optimise, torch_threads
 from surrogate.bounds.interval import Bounds
 from surrogate.budget import Budget
 from surrogate.problems.verification import VerificationProblem
@@ -202,26 +192,21 @@ def relu_split_bab(
     confirm: Callable[[np.ndarray], bool] | None = None,
     batch: int = 64,
     max_domains: int = 20_000,
-    threads: int | None = None,
+    threads: int = 1,
     progress: Callable[[str], None] | None = None,
 ) -> BabResult:
     """Branch and bound over ReLU signs on ``problem`` (see the module docstring); ``bounds``:
     sound pre-activation bounds of every layer over the problem's input box (the root's).
-    ``threads``: torch's intra-op threads for the batched bounds (``None``: unchanged)."""
+    ``threads``: torch's intra-op threads for the batched bounds (one by default: see
+    :func:`surrogate.bounds.crown.torch_threads`)."""
     if not isinstance(problem.input_set, Box):
         raise TypeError("ReLU splitting needs a box input set")
     import torch
 
     t0 = time.perf_counter()
     budget = budget or Budget.of(float("inf"))
-    old_threads = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(max(1, int(threads)))
-    try:
-        with torch.no_grad():
-            return _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0)
-    finally:
-        torch.set_num_threads(old_threads)
+    with torch.no_grad(), torch_threads(threads):
+        return _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0)
 
 
 def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0) -> BabResult:
@@ -230,8 +215,8 @@ def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0) 
     net = _Net(problem, bounds)
     R = net.R
     counter = itertools.count()
-    stats: dict[str, Any] = {"strategy": "relu-split", "batches": 0, "splits": 0, "leaves_closed": 0,
-             "leaves_stuck": 0, "root_lower_bound": None, "probes": 0}
+    stats: dict[str, Any] = {"strategy": "relu-split", "batches": 0, "splits": 0,
+                             "leaves_stuck": 0, "root_lower_bound": None, "probes": 0}
 
     def probe(corners: np.ndarray) -> np.ndarray | None:
         stats["probes"] += len(corners)

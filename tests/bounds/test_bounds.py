@@ -4,6 +4,8 @@ mnist_fc 256x2 network of VNN-COMP."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from factories import random_net
@@ -438,3 +440,30 @@ def test_mnist_bounds_sound_nested_and_fast(mnist, kind: str) -> None:
     # generous limits (shared 2-core machine); measured: symbolic ~5-50 ms, lp ~30-100 ms
     assert bounds["symbolic"].time_s < 1.0
     assert bounds["lp"].time_s < 10.0
+
+
+def test_lp_bounds_of_a_deep_many_input_network_start_from_alpha_crown() -> None:
+    from surrogate.bench.networks import random_mlp
+    from surrogate.bounds.crown import alpha_bounds
+
+    net = random_mlp((64, 16, 16, 16, 3), seed=5)
+    box = Box(np.full(64, -0.2), np.full(64, 0.2))
+    combined = compute_bounds(net, box, "lp", time_limit_s=math.inf)
+    alone = lp_bounds(net, box, time_limit_s=math.inf)
+    alpha = alpha_bounds(net, box, symbolic_bounds(net, box))
+    rng = np.random.default_rng(0)
+    xs = np.vstack([np.where(rng.random((2000, 64)) < 0.5, box.lower, box.upper),
+                    rng.uniform(box.lower, box.upper, (2000, 64))])
+    zs = net.pre_activations(xs)
+    width = {"combined": 0.0, "alone": 0.0}
+    for k in range(len(net.layers)):
+        assert np.all(zs[k] >= combined.lower[k]) and np.all(zs[k] <= combined.upper[k])
+        # never looser than the alpha-CROWN bounds it starts from
+        assert np.all(combined.upper[k] <= alpha.upper[k]) and np.all(
+            combined.lower[k] >= alpha.lower[k])
+        width["combined"] += float(np.sum(combined.upper[k] - combined.lower[k]))
+        width["alone"] += float(np.sum(alone.upper[k] - alone.lower[k]))
+    # and, over the network, at least as tight as the LP alone (neuron by neuron it may differ a
+    # little: each LP starts from other bounds of the layers before)
+    assert width["combined"] <= width["alone"] * (1 + 1e-9)
+    assert combined.counts(net)["unstable"] <= alone.counts(net)["unstable"]

@@ -100,13 +100,15 @@ def test_no_wrong_answer_on_a_sample_of_every_family(tmp_path: Path, strategy: s
 @pytest.mark.slow
 def test_no_wrong_answer_on_hundreds_of_cases(tmp_path: Path) -> None:
     cases = [make_case(f, 100 + seed) for f in sorted(FAMILIES) for seed in range(60)]
-    # both proof routes: branch and bound over the input box (auto on these 1-2 input nets) and
-    # the MILP prover (in the portfolio, the default search, with every bounds method; and alone)
+    # every proof route: branch and bound over the input box (auto on these 1-2 input nets) and
+    # over ReLU signs, and the MILP prover (in the portfolio, the default search, with every
+    # bounds method; and alone)
     variants = [dict(attack=True, strategy="auto"), dict(attack=False, strategy="bab"),
                 dict(attack=False, strategy="milp", bounds="lp"),
                 dict(attack=False, strategy="milp", bounds="lp", search="milp"),
                 dict(attack=False, strategy="milp", bounds="symbolic"),
-                dict(attack=False, strategy="milp", bounds="interval")]
+                dict(attack=False, strategy="milp", bounds="interval"),
+                dict(attack=False, strategy="relu-split")]
     total: Counter = Counter()
     wrong: list[str] = []
     for k, case in enumerate(cases):
