@@ -67,7 +67,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "milp: the MILPs alone")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="worker processes for the branch and bound over the input box (default "
-                   "1; each takes pieces of the box as it comes free)")
+                   "1; each takes pieces of the box as it comes free); torch threads for "
+                   "--strategy relu-split")
     p.add_argument("--seed", type=int, default=0, help="seed of the attack and the solver")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 

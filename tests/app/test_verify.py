@@ -219,13 +219,30 @@ def test_the_portfolio_finds_a_counterexample_the_attack_misses(vnncomp: Path) -
     # dense network's linear regions, started from the LP-relaxation point, walks to it
     net = vnncomp / "mnist_fc/onnx/mnist-net_256x4.onnx"
     prop = vnncomp / "mnist_fc/vnnlib_2022/prop_6_0.05.vnnlib"
+    res = verify_instance(net, prop, time_limit_s=30, strategy="milp")
+    assert_checked_sat(res, net, prop)
+    case = res.details["per_case"][0]
+    assert case["attack"]["confirmed"] is False
+    assert "relu_probe" not in case  # strategy "milp": the MILP phase alone
+    assert res.method == "portfolio"
+    assert case["portfolio"]["found_by"].startswith("local search")
+    assert res.details["search"] == "portfolio"
+
+
+def test_the_relu_probe_finds_a_counterexample_the_milp_phase_misses(vnncomp: Path) -> None:
+    # mnist_fc 256x6, prop_1 at eps 0.05 is sat; the attack and the MILP phase (the portfolio)
+    # left it unanswered at 60 s; the corner minimising the ReLU-splitting probe's optimised
+    # bound of one of its first two domains is a counterexample
+    net = vnncomp / "mnist_fc/onnx/mnist-net_256x6.onnx"
+    prop = vnncomp / "mnist_fc/vnnlib_2022/prop_1_0.05.vnnlib"
     res = verify_instance(net, prop, time_limit_s=30)
     assert_checked_sat(res, net, prop)
     case = res.details["per_case"][0]
     assert case["attack"]["confirmed"] is False
-    assert res.method == "portfolio"
-    assert case["portfolio"]["found_by"].startswith("local search")
-    assert res.details["search"] == "portfolio"
+    assert res.method == "relu-split"
+    assert case["relu_probe"]["verdict"] == "sat" and case["relu_probe"]["nodes"] <= 8
+    assert case["relu_probe"]["bounds"]["method"] == "symbolic"
+    assert res.details["strategy"]["chosen"] == "milp"
 
 
 # ------------------------------------------------------------------ surrogate runs
