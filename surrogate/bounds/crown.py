@@ -27,10 +27,9 @@ a factor 1000. Pre-activation bounds ``l, u`` must themselves be sound (they are
 :func:`alpha_bounds` uses the engine on the network's own neurons: layer by layer, the unstable
 neurons' lower and upper bounds with ``alpha`` optimised per neuron (alpha-CROWN's intermediate
 bounds), given the bounds of the layers before. It is much cheaper than the LP per neuron
-(mnist_fc 256x6 prop_3_0.05: 548 unstable neurons after 3.8 s, the LP 649 after its 18 s), but
-run before the LP in ``surrogate verify`` it answered no more instances and slowed the answers
-(docs/verify.md), so ``compute_bounds`` does not use it; :mod:`surrogate.search.relu_bab` does
-the same optimisation per domain.
+(mnist_fc 256x6 prop_3_0.05: 548 unstable neurons after 3.8 s, the LP 649 after its 18 s);
+``compute_bounds(..., "lp")`` runs it first on deep networks with many inputs (measured in
+docs/verify.md). :mod:`surrogate.search.relu_bab` does the same optimisation per domain.
 """
 
 from __future__ import annotations
