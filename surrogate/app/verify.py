@@ -77,7 +77,7 @@ from surrogate.problems.attack import pgd_attack
 from surrogate.problems.verification import VerificationProblem
 from surrogate.problems.vnnlib_problem import problems_from_property
 from surrogate.prune.checks import check_sparsity
-from surrogate.search.bab import LpBound, parallel_input_split_bab
+from surrogate.search.bab import BabResult, LpBound, parallel_input_split_bab
 from surrogate.search.relu_bab import relu_split_bab
 from surrogate.sets import Box
 from surrogate.solve.safe import safe_lp_bound
@@ -700,13 +700,19 @@ def _bab_case(inst: _Instance, k: int, record: dict, case: Budget
     record["bab"] = info
     inst.say(f"case {k + 1}: input splitting ended after {res.time_s:.2f} s: {res.verdict}, "
              f"{res.nodes} boxes, depth {res.max_depth}")
-    if res.verdict == "sat" and res.x is not None:
-        return "sat", "bab", res.x
-    if res.verdict == "unsat":
-        return "unsat", "bab", None
-    if res.stats.get("undecided"):
+    out = _tree_verdict(res, "bab")
+    if out[0] == "unknown" and res.stats.get("undecided"):
         record["note"] = (f"input splitting left {res.stats['undecided']} boxes at float "
                           "resolution undecided")
+    return out
+
+
+def _tree_verdict(res: BabResult, method: str) -> tuple[str, str, np.ndarray | None]:
+    """A branch and bound's ``(verdict, method, x)`` for the case loop."""
+    if res.verdict == "sat" and res.x is not None:
+        return "sat", method, res.x
+    if res.verdict == "unsat":
+        return "unsat", method, None
     return "unknown", "none", None
 
 
@@ -731,11 +737,7 @@ def _relu_case(inst: _Instance, k: int, record: dict, case: Budget, probe: bool 
     record["relu_probe" if probe else "relu_split"] = info
     inst.say(f"case {k + 1}: ReLU splitting ended after {res.time_s:.2f} s: {res.verdict}, "
              f"{res.nodes} domains, depth {res.max_depth}")
-    if res.verdict == "sat" and res.x is not None:
-        return "sat", "relu-split", res.x
-    if res.verdict == "unsat":
-        return "unsat", "relu-split", None
-    return "unknown", "none", None
+    return _tree_verdict(res, "relu-split")
 
 
 def _confirms(onnx_path: Path, network: Network, case: Case, x: np.ndarray) -> bool:
