@@ -269,6 +269,7 @@ def optimise(net: CrownNet, G, h, k: int, *, post: bool, steps: int,
         params.append({"params": [b.requires_grad_() for b in beta.values()], "lr": LR_BETA})
     if mixed is not None and mixed.K:
         params.append({"params": [logits.requires_grad_()], "lr": LR_ALPHA})
+    tunable = sum(len(g["params"]) for g in params) > 0  # e.g. no ReLU before layer k
     best_a = {i: a.detach().clone() for i, a in alpha.items()}
     best_b = {i: b.detach().clone() for i, b in beta.items()}
     best_mix = None if logits is None else logits.detach().clone()
@@ -301,7 +302,7 @@ def optimise(net: CrownNet, G, h, k: int, *, post: bool, steps: int,
                     gain = better[:, -mixed.K:].unsqueeze(-1)
                     best_mix = t.where(gain, logits, best_mix)
                 still = best_lb <= 0.0 if open_mask is None else open_mask & (best_lb <= 0.0)
-                if step == steps - 1 or not bool(still.any()) or (
+                if step == steps - 1 or not bool(still.any()) or not tunable or (
                         budget is not None and budget.expired()):
                     break
             objective = lb if open_mask is None else lb * open_mask

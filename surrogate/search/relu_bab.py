@@ -145,6 +145,8 @@ def _filtered_smart_branching(net: _Net, splits: dict, alpha: dict, beta: dict, 
     2021). ``(-1, -1)`` when the domain has no unstable neuron left."""
     t = net.torch
     layers = net.relu_layers
+    if not layers:  # a network without ReLUs: nothing to split
+        return [(-1, -1)] * int(logits.shape[0])
     flat = t.cat([scores[i] for i in layers], dim=1)  # (B, sum n)
     B = flat.shape[0]
     k = min(FSB_CANDIDATES, flat.shape[1])

@@ -153,3 +153,13 @@ def test_with_every_neuron_split_the_bound_reaches_the_linear_regions_minimum() 
     bound = float(out["sound"][0, 0])
     assert bound <= exact + 1e-9
     assert bound >= exact - 0.05 * (1.0 + abs(exact)), (bound, exact)
+
+
+def test_a_network_without_relus_is_decided_at_the_root() -> None:
+    # y = x0 - x1 over [0, 1]^2 (no ReLU to split: the root bound is exact)
+    net = Network((DenseLayer(np.array([[1.0, -1.0]]), np.zeros(1), "linear"),))
+    box = Box(np.zeros(2), np.ones(2))
+    for d, truth in ((-1.5, "unsat"), (-0.5, "sat")):
+        problem = VerificationProblem(net, box, (Conjunction(np.array([[1.0]]), np.array([d])),))
+        res = relu_split_bab(problem, compute_bounds(net, box, "symbolic"))
+        assert res.verdict == truth and res.nodes == 1
