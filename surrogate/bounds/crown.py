@@ -269,7 +269,8 @@ def optimise(net: CrownNet, G, h, k: int, *, post: bool, steps: int,
         params.append({"params": [b.requires_grad_() for b in beta.values()], "lr": LR_BETA})
     if mixed is not None and mixed.K:
         params.append({"params": [logits.requires_grad_()], "lr": LR_ALPHA})
-    tunable = sum(len(g["params"]) for g in params) > 0  # e.g. no ReLU before layer k
+    # nothing to tune, e.g. no ReLU before layer k: the first evaluation is the bound
+    tunable = bool(alpha) or bool(beta) or bool(mixed is not None and mixed.K)
     best_a = {i: a.detach().clone() for i, a in alpha.items()}
     best_b = {i: b.detach().clone() for i, b in beta.items()}
     best_mix = None if logits is None else logits.detach().clone()
