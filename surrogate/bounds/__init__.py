@@ -59,8 +59,8 @@ def _alpha_pays(network: Network) -> bool:
     """Optimised back-substitution before the LP: on networks with many inputs and at least
     :data:`ALPHA_MIN_RELU_LAYERS` ReLU layers (mnist_fc 256x6 prop_3_0.05: 548 unstable
     neurons after 3.8 s against 649 after 18 s of LP alone)."""
-    relu_layers = sum(layer.activation == "relu" for layer in network.layers)
-    return network.n_inputs >= ALPHA_MIN_INPUTS and relu_layers >= ALPHA_MIN_RELU_LAYERS
+    return (network.n_inputs >= ALPHA_MIN_INPUTS
+            and network.relu_layer_count() >= ALPHA_MIN_RELU_LAYERS)
 
 
 def compute_bounds(

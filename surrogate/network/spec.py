@@ -160,6 +160,10 @@ class Network:
     def relu_count(self) -> int:
         return sum(layer.n_out for layer in self.layers if layer.activation == "relu")
 
+    def relu_layer_count(self) -> int:
+        """Layers followed by a ReLU."""
+        return sum(layer.activation == "relu" for layer in self.layers)
+
     # ---------------------------------------------------------------- compute
     def _as_batch(self, x: np.ndarray | Sequence[float]) -> tuple[np.ndarray, bool]:
         arr = np.asarray(x, dtype=np.float64)

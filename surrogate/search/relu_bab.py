@@ -60,7 +60,6 @@ FSB_CANDIDATES = 4
 
 @dataclass
 class _Domain:
-    key: float
     depth: int
     splits: list  # per ReLU layer: int8 (n_i,) in {-1, 0, +1}
     alpha: list  # per ReLU layer: float32 (R, n_i)
@@ -253,7 +252,6 @@ def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0) 
                        beta=beta, splits=splits, open_mask=open_mask, budget=budget,
                        keep_lambda=True, mixed=net.mixed, logits=logits)
         logits = out["logits"]
-        best_a, best_b = alpha, beta
         lb = np.maximum(out["sound"], parent_lb)
         scores = {}
         open_now = _open_rows(lb, net.group, net.n_groups)
@@ -264,16 +262,15 @@ def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0) 
             inter = torch.where(unstable, up * (-lo) / torch.where(unstable, up - lo, 1.0), 0.0)
             neg = (-out["lambdas"][i].clamp(max=0.0) * w.unsqueeze(-1)).sum(1)
             scores[i] = torch.where(unstable, neg * inter, torch.full_like(inter, -1.0))
-        with torch.no_grad():
-            choice = _filtered_smart_branching(net, splits, best_a, best_b, logits, scores)
-        alphas = [best_a[i].numpy().astype(np.float32) for i in net.relu_layers]
-        betas = [best_b[i].numpy().astype(np.float32) for i in net.relu_layers]
+        choice = _filtered_smart_branching(net, splits, alpha, beta, logits, scores)
+        alphas = [alpha[i].numpy().astype(np.float32) for i in net.relu_layers]
+        betas = [beta[i].numpy().astype(np.float32) for i in net.relu_layers]
         corners = out["corner"].numpy().reshape(-1, problem.network.n_inputs)
         return lb, choice, alphas, betas, corners, logits.numpy().astype(np.float32)
 
     # ---- root
     zeros = [np.zeros(n, dtype=np.int8) for i, n in enumerate(net.widths) if net.relu[i]]
-    root = _Domain(-np.inf, 0, zeros,
+    root = _Domain(0, zeros,
                    [np.repeat((net.up_b[i] > -net.lo_b[i]).numpy().astype(np.float32)[None],
                               R, axis=0) for i in net.relu_layers],  # CROWN's choice
                    [np.zeros((R, net.widths[i]), dtype=np.float32) for i in net.relu_layers],
@@ -295,7 +292,6 @@ def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0) 
     base_keep = keep[:old_mixed.G.shape[0]]
     stats["rows"] = int(keep.sum())
     R = net.R
-    root.lb = lb[0][keep]
     heap: list[tuple[float, int, _Domain]] = []
     pending = [(root, lb[0][keep], choice[0], [a[0][keep] for a in alphas],
                 [b[0][keep] for b in betas], logits[0][mix_keep][:, base_keep])]
@@ -310,7 +306,7 @@ def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0) 
         for sign in (1, -1):
             sp = [s.copy() for s in parent.splits]
             sp[best_layer][best_idx] = sign
-            child = _Domain(key, parent.depth + 1, sp, [a.copy() for a in a_p],
+            child = _Domain(parent.depth + 1, sp, [a.copy() for a in a_p],
                             [b.copy() for b in b_p], lb_p.copy(), mix_p.copy())
             heapq.heappush(heap, (key, next(counter), child))
         stats["splits"] += 1
