@@ -364,7 +364,8 @@ def make_surrogate(
     t0 = time.perf_counter()
     res = apply(network, method, sparsity, **options)
     prune_s = time.perf_counter() - t0
-    info = {**asdict(res.report), "achieved_sparsity": res.report.sparsity, "time_s": prune_s}
+    info = {**asdict(res.report), "achieved_sparsity": res.report.sparsity, "time_s": prune_s,
+            "finetuned": bool(options.get("finetune"))}
     return Surrogate(res.network, method, float(sparsity), prune_s, info)
 
 

@@ -58,6 +58,10 @@ methods: its MILP does not depend on the pruning method. Format::
     data = "digits"                    # pass the digits training split to data-driven methods
     [prune.options.random]             # optional keyword options per method
     seed = 0
+    # a method listed as "magnitude+finetune" runs inside finetuning with rewinding on the
+    # digits training split (needs data = "digits"; its time counts as pruning time):
+    # [prune.options."magnitude+finetune"]
+    # finetune = { lr = 0.03, epochs_per_round = 20, final_epochs = 20 }
 
 An **instances.csv** (VNN-COMP layout) has rows ``onnx,vnnlib,timeout_s`` with paths relative to
 the csv's folder; each row is one instance for :func:`surrogate.app.verify.verify_instance`.
@@ -83,6 +87,8 @@ from surrogate.bench.pipelines import check_pipelines
 from surrogate.errors import InputError, ModelFileError, ParseError
 from surrogate.prune import available
 from surrogate.prune.checks import check_sparsity
+from surrogate.prune.finetune import FINETUNE_OPTIONS
+from surrogate.prune.registry import FINETUNED
 from surrogate.zoo import list_models
 
 __all__ = [
@@ -526,9 +532,10 @@ def _check_methods(methods: Sequence[str], where: _Where, table: str = "sweep") 
         return
     known = available()
     for m in methods:
-        if m not in known:
+        if m.removesuffix(FINETUNED) not in known:
             raise where.error(
-                f"unknown pruning method {m!r}; available: {', '.join(known)}", table, "methods"
+                f"unknown pruning method {m!r}; available: {', '.join(known)} (each also as "
+                f"NAME{FINETUNED}: inside finetuning with rewinding)", table, "methods"
             )
 
 
@@ -673,6 +680,20 @@ def _parse_prune(
         raise where.error(
             f"[prune.options] names method(s) {extra} that are not in 'methods'", "prune", "options"
         )
+    tuned = [m for m in methods if m.endswith(FINETUNED)]
+    if tuned and data != "digits":
+        raise where.error(
+            f"{tuned[0]!r} finetunes on training data: set data = \"digits\" in [prune] (the "
+            "digits training split; the only training data shipped)", "prune", "data"
+        )
+    for m in tuned:
+        fopts = options.get(m, {}).get("finetune", {})
+        bad = sorted(set(fopts) - set(FINETUNE_OPTIONS)) if isinstance(fopts, dict) else None
+        if bad is None or bad:
+            raise where.error(
+                f"[prune.options.\"{m}\"] 'finetune' must be a table with keys among "
+                f"{list(FINETUNE_OPTIONS)}, got {fopts!r}", "prune", "options"
+            )
     return data, {k: dict(v) for k, v in options.items()}
 
 

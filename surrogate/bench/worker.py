@@ -41,6 +41,7 @@ from surrogate.bench.pipelines import STOCK, preset_name, registered_preset, str
 from surrogate.bench.stock import run_stock, run_stock_instance
 from surrogate.bench.tasks import Task
 from surrogate.problems import robustness_problem
+from surrogate.prune.registry import finetuned_method
 from surrogate.sets import Box
 from surrogate.vnnlib.images import property_images
 
@@ -147,16 +148,19 @@ def _images(folder: str) -> list[tuple[str, np.ndarray]]:
     return property_images(folder)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=64)  # a sweep's configurations per (network, instance, seed) all fit
 def _pruned(network: str, method: str, sparsity: float, options_json: str,
             data: str | None) -> Any:
     """The pruned surrogate (cached per worker: a cached one keeps the pruning time measured
-    when it was built, so every run's times still include its pruning)."""
-    kw: dict[str, Any] = json.loads(options_json)
+    when it was built, so every run's times still include its pruning; ``M+finetune``: ``M``
+    inside finetuning with rewinding, whose time is the pruning time)."""
+    base, kw = finetuned_method(method, json.loads(options_json))
+    if kw.get("finetune"):
+        import torch  # noqa: F401  (once per process: torch's import is not the finetuning's time)
     if data == "digits":
         d = digits()
         kw["data"] = (d.x_train, d.y_train)
-    return make_surrogate(resolve_network(network), method, sparsity, **kw)
+    return make_surrogate(resolve_network(network), base, sparsity, **kw)
 
 
 def _surrogate(task: Task) -> Any:

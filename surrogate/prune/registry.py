@@ -27,7 +27,19 @@ from surrogate.prune.checks import check_sparsity
 from surrogate.prune.finetune import run_finetune
 from surrogate.prune.masks import MaskedNetwork, Masks
 
-__all__ = ["PruneMethod", "PruneReport", "PruneResult", "apply", "available", "register"]
+__all__ = [
+    "FINETUNED",
+    "PruneMethod",
+    "PruneReport",
+    "PruneResult",
+    "apply",
+    "available",
+    "finetuned_method",
+    "register",
+]
+
+#: A campaign's method name ``"M+finetune"``: method ``M`` inside finetuning with rewinding.
+FINETUNED = "+finetune"
 
 PruneMethod = Callable[..., MaskedNetwork]
 
@@ -52,6 +64,20 @@ def available() -> dict[str, str]:
     """Registered method names with a one-line description."""
     _load_builtin_methods()
     return dict(sorted(_DOCS.items()))
+
+
+def finetuned_method(name: str, options: dict[str, object]) -> tuple[str, dict[str, object]]:
+    """A configuration name and its options as :func:`apply` takes them: ``"M+finetune"`` is
+    method ``M`` run inside finetuning with rewinding (``finetune=True``), the table under its
+    options' key ``"finetune"`` being the ``finetune_options``; any other name is itself."""
+    if not name.endswith(FINETUNED):
+        return name, dict(options)
+    opts = dict(options)
+    fopts = opts.pop("finetune", None) or {}
+    if not isinstance(fopts, dict):
+        raise InputError(f"{name}: 'finetune' must be a table of finetuning options, got "
+                         f"{fopts!r}")
+    return name[: -len(FINETUNED)], {**opts, "finetune": True, "finetune_options": fopts}
 
 
 @dataclass(frozen=True)

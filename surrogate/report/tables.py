@@ -57,6 +57,10 @@ class Shares:
         return "-" if self.n == 0 else f"{100.0 * k / self.n:.0f}%"
 
 
+#: The row of a finetuned configuration with its finetuning time taken off the run's times.
+NOT_COUNTED = " (finetuning not counted)"
+
+
 def sentinel_s(campaign: Campaign) -> float:
     """Where unsolved runs are drawn and counted: the time limit (the largest one stored), or the
     largest solved time if a run solved after it (setup counts on top of the solver limit)."""
@@ -320,7 +324,9 @@ def sooner_table(campaign: Campaign) -> tuple[list[str], list[list[str]], list[s
     (network, instance, seed) by time to the first dense adversarial (unsolved: the sentinel):
     faster / slower / tied, and "clearly faster" (by more than the seed-to-seed noise: the 90th
     percentile of :func:`seed_noise`, when the campaign has several seeds). Rows: each pruned
-    configuration, the automatic sparsity (per method) and every other pipeline's dense run."""
+    configuration, the automatic sparsity (per method) and every other pipeline's dense run;
+    a finetuned configuration (``M+finetune``, whose run times include the finetuning) also
+    without its finetuning time (the same runs, the pruning time taken off)."""
     sent = sentinel_s(campaign)
     dense = {r.group: r for r in campaign.ok_runs() if r.config == "dense"}
     noise = seed_noise(campaign)
@@ -331,14 +337,20 @@ def sooner_table(campaign: Campaign) -> tuple[list[str], list[list[str]], list[s
         if r.config == "dense" or d is None:
             continue
         rows_by[r.config].append((_time(campaign, d, sent), _time(campaign, r, sent)))
+        tuned = r.record.get("prune") or {}
+        if tuned.get("finetuned"):
+            t = campaign.solved_time(r)
+            rows_by[r.config + NOT_COUNTED].append(
+                (_time(campaign, d, sent),
+                 sent if t is None else max(t - float(tuned.get("time_s") or 0.0), 0.0)))
     for (group, method), r in sorted(auto_choices(campaign).items()):
         rows_by[f"auto ({method})"].append((_time(campaign, dense[group], sent),
                                             _time(campaign, r, sent)))
     headers = ["configuration", "pairs", "faster", "slower", "tie", "clearly faster",
                "median t (s)", "median t dense (s)"]
     rows = []
-    order = [c for c in campaign.configs() if c in rows_by] + sorted(
-        c for c in rows_by if c.startswith("auto"))
+    order = [c + tail for c in campaign.configs() for tail in ("", NOT_COUNTED)
+             if c + tail in rows_by] + sorted(c for c in rows_by if c.startswith("auto"))
     for cfg in order:
         prs = rows_by[cfg]
         n = len(prs)

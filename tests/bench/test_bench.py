@@ -62,6 +62,13 @@ def test_shipped_sweep_files_parse_and_expand() -> None:
     digits = load_spec(PROBLEMS / "digits-l1.toml")
     assert digits.problem.norm == "l1" and digits.problem.eps == (5.0,)
     assert len(expand_tasks(digits)) == 2 * 10 * (1 + 5)
+    # every pruning family (magnitude+finetune: magnitude inside finetuning), 3 seeds
+    task1 = load_spec(PROBLEMS / "digits-task1.toml")
+    assert task1.methods == ("magnitude", "structured", "random", "magnitude+finetune")
+    assert len(expand_tasks(task1)) == 2 * 10 * 3 * (1 + 4 * 5 + 1)
+    linf = load_spec(PROBLEMS / "digits-linf.toml")
+    assert linf.problem.norm == "linf" and linf.problem.eps == (5 / 64,)
+    assert len(expand_tasks(linf)) == 2 * 10 * 3 * (1 + 5 + 1)
     rmax = load_spec(PROBLEMS / "random-max.toml")
     assert rmax.problem.kind == "maximize" and rmax.methods == ("magnitude-global",)
     assert len(expand_tasks(rmax)) == 6 * (1 + 4)
@@ -170,6 +177,21 @@ BAD = [
     (
         GOOD.replace("seeds = [0, 1]", 'seeds = [0, 1]\nwarm_start = "no"'),
         r"'warm_start' must be true or false, got 'no'",
+    ),
+    (
+        GOOD.replace('"random"]', '"magnitud+finetune"]'),
+        r"unknown pruning method 'magnitud\+finetune'; available: .* \(each also as "
+        r"NAME\+finetune: inside finetuning with rewinding\)",
+    ),
+    (
+        GOOD.replace('"random"]', '"random+finetune"]'),
+        r"'random\+finetune' finetunes on training data: set data = \"digits\" in \[prune\]",
+    ),
+    (
+        GOOD.replace('"random"]', '"random+finetune"]') + '[prune]\ndata = "digits"\n'
+        '[prune.options."random+finetune"]\nfinetune = { epochs = 3 }\n',
+        r"\[prune.options.\"random\+finetune\"\] 'finetune' must be a table with keys among "
+        r"\['rounds', 'epochs_per_round', .*got \{'epochs': 3\}",
     ),
 ]
 
@@ -390,6 +412,11 @@ def test_mnist_task1_sweep_uses_the_images_of_the_vnncomp_properties(
         assert len(expand_tasks(shipped)) == 15 * (1 + 5 + 1) * 3
         centres.add(shipped.problem.centres)
     assert len(centres) == 2  # the 2022 and the 2021 images: 30 in all
+    for name, n in (("mnist-l1-deep.toml", 2 * 5), ("eran-l1.toml", 6)):  # networks x images
+        text = (PROBLEMS / name).read_text().replace("../../shared/bench/vnncomp", str(vnncomp))
+        shipped = parse_sweep(text, path=str(PROBLEMS / name))
+        assert shipped.warm_start is False and shipped.problem.eps_uniform == (4.5, 5.5)
+        assert len(expand_tasks(shipped)) == n * (1 + 5 + 1) * 3
     net = vnncomp / "mnist_fc/onnx/mnist-net_256x2.onnx"
     centres = vnncomp / "mnist_fc/vnnlib_2022"
     text = f"""
@@ -550,3 +577,41 @@ def test_a_folder_of_instances_csv_files_is_one_campaign_reported_per_family(
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert cells[2:5] == ["2", "1", "1"] and cells[7] == "0"  # 2 instances: 1 sat, 1 unsat
     assert main(["bench", "run", str(tmp_path / "empty"), "--out", str(out)]) == 2
+
+
+FINETUNED = """
+[sweep]
+name = "ft"
+time_limit_s = 5
+networks = ["digits-2x32"]
+methods = ["magnitude", "magnitude+finetune"]
+sparsities = [0.0, 0.9]
+seeds = [0]
+bounds = "interval"
+
+[problem]
+kind = "robustness"
+norm = "l1"
+eps = 5.0
+images = [3]
+
+[prune]
+data = "digits"
+
+[prune.options."magnitude+finetune"]
+finetune = { epochs_per_round = 20, final_epochs = 20, lr = 0.03 }
+"""
+
+
+def test_a_finetuned_configuration_runs_the_method_inside_finetuning(tmp_path: Path) -> None:
+    """"magnitude+finetune" is magnitude inside finetuning with rewinding: the same sparsity as
+    plain magnitude, other weights, a better train accuracy at 0.9, its time as pruning time."""
+    tasks = {t.config: t for t in expand_tasks(load_spec(_sweep(FINETUNED, tmp_path)))}
+    assert sorted(tasks) == ["dense", "magnitude+finetune@0.9", "magnitude@0.9"]
+    plain, tuned = execute(tasks["magnitude@0.9"]), execute(tasks["magnitude+finetune@0.9"])
+    assert plain.status == tuned.status == "ok", (plain.error, tuned.error)
+    p, f = plain.record["prune"], tuned.record["prune"]
+    assert (p["finetuned"], f["finetuned"]) == (False, True)
+    assert f["method"] == "magnitude" and abs(f["sparsity"] - p["sparsity"]) < 1e-9
+    assert f["accuracy_after"] > p["accuracy_after"] + 0.4  # 0.27 -> 0.91 on the train split
+    assert tuned.record["prune_s"] == pytest.approx(f["time_s"])

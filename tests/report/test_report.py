@@ -257,3 +257,31 @@ def test_the_portfolio_table_counts_against_every_component() -> None:
                                "gradient ascent on 1/2")
     assert "at 60 s: the portfolio is at least the best single component on 1/2" in lines[1]
     assert "at least the plain gradient ascent on 1/2, above its start on 2/2" in lines[1]
+
+
+def test_a_finetuned_configuration_is_also_shown_without_its_finetuning_time(
+    tmp_path: Path,
+) -> None:
+    """magnitude+finetune runs carry their finetuning time in their times; the sooner table
+    also counts them with that time taken off (unsolved runs stay at the sentinel)."""
+    from surrogate.report.tables import sooner_table
+
+    d = tmp_path / "ft"
+    with ResultStore(d / "results.sqlite") as s:
+        # dense 2 s / 2 s / unsolved; finetuned 3 s (1.5 s of it finetuning), 2.5 s (1 s), none
+        for i, (td, tf, ft) in enumerate([(2.0, 3.0, 1.5), (2.0, 2.5, 1.0), (None, None, 1.0)]):
+            inst = f"img={i}:eps=5"
+            _put(s, "net", inst, "dense", 0.0, _verif(td))
+            rec = {**_verif(tf), "prune": {"finetuned": True, "time_s": ft}}
+            _put(s, "net", inst, "magnitude+finetune", 0.5, rec)
+    (d / "spec.json").write_text(json.dumps({"name": "ft", "kind": "sweep"}))
+    headers, rows, _ = sooner_table(load_campaign(d))
+    by = {r[0]: dict(zip(headers, r, strict=True)) for r in rows}
+    counted = by["magnitude+finetune@0.5"]
+    assert (counted["faster"], counted["slower"], counted["tie"]) == ("0 (0%)", "2 (67%)", "1")
+    free = by["magnitude+finetune@0.5 (finetuning not counted)"]
+    # 3 - 1.5 = 1.5 < 2 (faster), 2.5 - 1 = 1.5 < 2 (faster), unsolved vs unsolved: tie
+    assert (free["faster"], free["slower"], free["tie"]) == ("2 (67%)", "0 (0%)", "1")
+    assert free["median t (s)"] == "1.50"
+    assert [r[0] for r in rows][:2] == ["magnitude+finetune@0.5",
+                                        "magnitude+finetune@0.5 (finetuning not counted)"]
