@@ -238,3 +238,32 @@ def test_cutoff_verdicts_match_the_exact_optimum_on_random_networks() -> None:
     # both answers, and both ways HiGHS ends a proof under the cutoff, were exercised
     assert {"sat", "unsat"} <= {t for t, _ in seen}
     assert ("unsat", "cutoff") in seen
+
+
+def test_the_l1_attack_reaches_the_exact_minimum_of_a_linear_objective() -> None:
+    """min c.x over {|x - x0|_1 <= eps} and the unit box has a greedy solution: spend the budget
+    on the inputs with the largest |c_i| that can still move that way. The sparse L1 steps must
+    reach it; inputs already at the bound they are pushed to (x0_i = 0 with c_i > 0) take none
+    of the budget."""
+    from surrogate.problems.attack import pgd_attack
+    from surrogate.problems.verification import Conjunction, VerificationProblem
+    from surrogate.sets import L1Ball
+
+    rng = np.random.default_rng(3)
+    n = 200
+    c = rng.standard_normal(n)
+    x0 = np.where(rng.random(n) < 0.5, 0.0, rng.random(n))  # half the inputs at the lower bound
+    net = Network([DenseLayer(c[None, :], np.zeros(1), "linear")])
+    eps = 2.5
+    room = np.where(c > 0, x0, 1.0 - x0)  # how far each input can move downhill
+    best, left = float(c @ x0), eps
+    for i in np.argsort(-np.abs(c)):
+        move = min(room[i], left)
+        best -= abs(c[i]) * move
+        left -= move
+    # unsafe when c.x <= best + 0.02: reachable only within 0.02 of the exact minimum
+    prob = VerificationProblem(net, L1Ball(x0, eps, Box(np.zeros(n), np.ones(n))),
+                               (Conjunction([[1.0]], [best + 0.02]),))
+    res = pgd_attack(prob)
+    assert res.success and prob.input_set.contains(res.x)
+    assert best - 1e-9 <= float(c @ res.x) <= best + 0.02
