@@ -11,7 +11,7 @@ than the tolerance :data:`~surrogate.report.data.OBJ_RTOL`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from surrogate.report.data import Campaign, Run, better, median
@@ -21,6 +21,7 @@ __all__ = [
     "Shares",
     "auto_choices",
     "family_table",
+    "higher_table",
     "portfolio_table",
     "markdown_table",
     "pairs",
@@ -277,17 +278,39 @@ def _time(campaign: Campaign, run: Run, sentinel: float) -> float:
     return sentinel if t is None else t
 
 
+def _final(run: Run) -> float:
+    """A maximisation run's best dense objective, signed so that larger is better (no incumbent:
+    -inf)."""
+    v = run.objective
+    return -float("inf") if v is None else (v if run.maximize else -v)
+
+
+def _spread(a: float, b: float) -> float:
+    """How far apart two signed objectives are, relative to their size (0 when equal)."""
+    if a == b:
+        return 0.0
+    if not (abs(a) < float("inf") and abs(b) < float("inf")):
+        return float("inf")
+    return abs(a - b) / max(1.0, abs(a), abs(b))
+
+
 def seed_noise(campaign: Campaign) -> list[float]:
-    """Verification sweeps with several seeds: for every configuration, (network, instance) and
-    two seeds, the ratio ``max(t_a, t_b) / min(t_a, t_b)`` of their times to the first dense
-    adversarial (unsolved: the sentinel), sorted: how much the solver seed alone moves it."""
+    """Sweeps with several seeds: for every configuration, (network, instance) and two seeds, how
+    much the solver seed alone moved the result, sorted. Verification: the ratio
+    ``max(t_a, t_b) / min(t_a, t_b)`` of the times to the first dense adversarial (unsolved: the
+    sentinel); maximisation: the relative gap ``|v_a - v_b| / max(1, |v_a|, |v_b|)`` of the best
+    dense objectives."""
     sent = sentinel_s(campaign)
+    objective = campaign.kind == "maximization"
     by: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for r in campaign.ok_runs():
-        by[(r.config, r.network, r.instance)].append(max(_time(campaign, r, sent), 1e-3))
-    ratios = [max(a, b) / min(a, b) for ts in by.values()
-              for i, a in enumerate(ts) for b in ts[:i]]
-    return sorted(ratios)
+        by[(r.config, r.network, r.instance)].append(
+            _final(r) if objective else max(_time(campaign, r, sent), 1e-3))
+    if objective:
+        return sorted(_spread(a, b) for vs in by.values() for i, a in enumerate(vs)
+                      for b in vs[:i])
+    return sorted(max(a, b) / min(a, b) for ts in by.values() for i, a in enumerate(ts)
+                  for b in ts[:i])
 
 
 def auto_choices(campaign: Campaign) -> dict[tuple[tuple[str, str, int], str], Run]:
@@ -319,6 +342,40 @@ def auto_choices(campaign: Campaign) -> dict[tuple[tuple[str, str, int], str], R
     return out
 
 
+def _against_dense(campaign: Campaign, value: Callable[[Run], float], *, finetune: bool
+                   ) -> tuple[dict[str, list[tuple[float, float]]], list[str]]:
+    """Per configuration: ``(value of the dense run, value of the run)`` of every (network,
+    instance, seed) with a dense run (ours); rows for the automatic sparsity per method and, with
+    ``finetune``, for finetuned configurations with their finetuning time taken off. Returns the
+    pairs and the rows' order."""
+    dense = {r.group: r for r in campaign.ok_runs() if r.config == "dense"}
+    rows_by: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for r in campaign.ok_runs():
+        d = dense.get(r.group)
+        if r.config == "dense" or d is None:
+            continue
+        rows_by[r.config].append((value(d), value(r)))
+        tuned = r.record.get("prune") or {}
+        if finetune and tuned.get("finetuned"):
+            t = campaign.solved_time(r)
+            rows_by[r.config + NOT_COUNTED].append(
+                (value(d), value(r) if t is None
+                 else max(t - float(tuned.get("time_s") or 0.0), 0.0)))
+    for (group, method), r in sorted(auto_choices(campaign).items()):
+        rows_by[f"auto ({method})"].append((value(dense[group]), value(r)))
+    order = [c + tail for c in campaign.configs() for tail in ("", NOT_COUNTED)
+             if c + tail in rows_by] + sorted(c for c in rows_by if c.startswith("auto"))
+    return rows_by, order
+
+
+def _noise_line(noise: list[float], floor: float | None, what: str, clearly: str) -> list[str]:
+    if not noise or floor is None:
+        return []
+    return [f"seed-to-seed noise ({len(noise)} pairs of runs that differ only by the solver seed, "
+            f"every configuration): median {what} {median(noise):.3g}, 90th percentile "
+            f"{floor:.3g}; '{clearly}' means by more than that 90th percentile"]
+
+
 def sooner_table(campaign: Campaign) -> tuple[list[str], list[list[str]], list[str]]:
     """Verification sweeps: every configuration against the dense run (ours) of the same
     (network, instance, seed) by time to the first dense adversarial (unsolved: the sentinel):
@@ -328,29 +385,12 @@ def sooner_table(campaign: Campaign) -> tuple[list[str], list[list[str]], list[s
     a finetuned configuration (``M+finetune``, whose run times include the finetuning) also
     without its finetuning time (the same runs, the pruning time taken off)."""
     sent = sentinel_s(campaign)
-    dense = {r.group: r for r in campaign.ok_runs() if r.config == "dense"}
     noise = seed_noise(campaign)
     floor = noise[int(0.9 * (len(noise) - 1))] if noise else None
-    rows_by: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for r in campaign.ok_runs():
-        d = dense.get(r.group)
-        if r.config == "dense" or d is None:
-            continue
-        rows_by[r.config].append((_time(campaign, d, sent), _time(campaign, r, sent)))
-        tuned = r.record.get("prune") or {}
-        if tuned.get("finetuned"):
-            t = campaign.solved_time(r)
-            rows_by[r.config + NOT_COUNTED].append(
-                (_time(campaign, d, sent),
-                 sent if t is None else max(t - float(tuned.get("time_s") or 0.0), 0.0)))
-    for (group, method), r in sorted(auto_choices(campaign).items()):
-        rows_by[f"auto ({method})"].append((_time(campaign, dense[group], sent),
-                                            _time(campaign, r, sent)))
+    rows_by, order = _against_dense(campaign, lambda r: _time(campaign, r, sent), finetune=True)
     headers = ["configuration", "pairs", "faster", "slower", "tie", "clearly faster",
                "median t (s)", "median t dense (s)"]
     rows = []
-    order = [c + tail for c in campaign.configs() for tail in ("", NOT_COUNTED)
-             if c + tail in rows_by] + sorted(c for c in rows_by if c.startswith("auto"))
     for cfg in order:
         prs = rows_by[cfg]
         n = len(prs)
@@ -361,10 +401,32 @@ def sooner_table(campaign: Campaign) -> tuple[list[str], list[list[str]], list[s
                      f"{slower} ({100 * slower / n:.0f}%)", str(n - faster - slower), clearly,
                      _fmt(median(t for _, t in prs)), _fmt(median(td for td, _ in prs))])
     lines = [f"unsolved runs count at the sentinel {sent:g} s"]
-    if noise:
-        lines.append(
-            f"seed-to-seed noise ({len(noise)} pairs of runs that differ only by the solver seed, "
-            f"every configuration): median ratio "
-            f"{median(noise):.2f}x, 90th percentile {floor:.2f}x; 'clearly faster' means faster "
-            "by more than that 90th percentile")
+    lines += _noise_line(noise, floor, "ratio", "clearly faster")
     return headers, rows, lines
+
+
+def higher_table(campaign: Campaign) -> tuple[list[str], list[list[str]], list[str]]:
+    """Maximisation sweeps: every configuration against the dense run (ours) of the same
+    (network, instance, seed) by the best dense objective at the limit: better / worse / tied
+    (:data:`~surrogate.report.data.OBJ_RTOL`), and "clearly better" (by more than the
+    seed-to-seed noise: the 90th percentile of :func:`seed_noise`'s relative gaps, when the
+    campaign has several seeds). Rows as :func:`sooner_table`'s."""
+    noise = seed_noise(campaign)
+    floor = noise[int(0.9 * (len(noise) - 1))] if noise else None
+    rows_by, order = _against_dense(campaign, _final, finetune=False)
+    headers = ["configuration", "pairs", "better", "worse", "tie", "clearly better",
+               "clearly worse"]
+    rows = []
+    for cfg in order:
+        prs = rows_by[cfg]
+        n = len(prs)
+        up = sum(better(v, vd, True) for vd, v in prs)
+        down = sum(better(vd, v, True) for vd, v in prs)
+        if floor is None:
+            c_up = c_down = "-"
+        else:
+            c_up = str(sum(v > vd and _spread(v, vd) > floor for vd, v in prs))
+            c_down = str(sum(vd > v and _spread(v, vd) > floor for vd, v in prs))
+        rows.append([cfg, str(n), f"{up} ({100 * up / n:.0f}%)", f"{down} ({100 * down / n:.0f}%)",
+                     str(n - up - down), c_up, c_down])
+    return headers, rows, _noise_line(noise, floor, "relative gap", "clearly")

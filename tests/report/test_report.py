@@ -285,3 +285,27 @@ def test_a_finetuned_configuration_is_also_shown_without_its_finetuning_time(
     assert free["median t (s)"] == "1.50"
     assert [r[0] for r in rows][:2] == ["magnitude+finetune@0.5",
                                         "magnitude+finetune@0.5 (finetuning not counted)"]
+
+
+def test_the_higher_table_counts_against_dense_and_the_seed_noise(tmp_path: Path) -> None:
+    """Maximisation with two seeds: the dense runs of one network differ by 1 % between seeds
+    (the noise: relative gaps 0.01 and 0, 90th percentile...), a pruned run 5 % higher is
+    'clearly better', one 0.5 % higher is better but not clearly."""
+    from surrogate.report.tables import higher_table, seed_noise
+
+    d = tmp_path / "max2"
+    with ResultStore(d / "results.sqlite") as s:
+        for seed, (dense, pruned) in enumerate([(100.0, 105.0), (101.0, 101.5)]):
+            _put(s, "r1", "out=0", "dense", 0.0, _maxrec([(1.0, dense)]), seed=seed)
+            _put(s, "r1", "out=0", "mag", 0.5, _maxrec([(1.0, pruned)]), seed=seed)
+    c = load_campaign(d)
+    # dense: |100 - 101| / 101; mag: |105 - 101.5| / 105
+    assert seed_noise(c) == pytest.approx(sorted([1 / 101, 3.5 / 105]))
+    headers, rows, lines = higher_table(c)
+    row = dict(zip(headers, rows[0], strict=True))
+    assert (row["configuration"], row["better"], row["worse"], row["tie"]) == (
+        "mag@0.5", "2 (100%)", "0 (0%)", "0")
+    # floor = the 90th percentile of the 2 gaps = the smaller one (index int(0.9 * 1) = 0)
+    assert (row["clearly better"], row["clearly worse"]) == ("1", "0")
+    assert "90th percentile 0.0099" in lines[0]
+    assert "## Higher than the dense MILP" in write_report(d).markdown.read_text()
