@@ -69,6 +69,9 @@ def test_shipped_sweep_files_parse_and_expand() -> None:
     linf = load_spec(PROBLEMS / "digits-linf.toml")
     assert linf.problem.norm == "linf" and linf.problem.eps == (5 / 64,)
     assert len(expand_tasks(linf)) == 2 * 10 * 3 * (1 + 5 + 1)
+    task2 = load_spec(PROBLEMS / "task2-seeds.toml")
+    assert task2.seeds == (0, 1, 2) and task2.problem.kind == "maximize"
+    assert len(expand_tasks(task2)) == 9 * 3 * (1 + 4 + 1)
     rmax = load_spec(PROBLEMS / "random-max.toml")
     assert rmax.problem.kind == "maximize" and rmax.methods == ("magnitude-global",)
     assert len(expand_tasks(rmax)) == 6 * (1 + 4)
