@@ -20,7 +20,7 @@ import numpy as np
 from surrogate.bounds.interval import widen
 from surrogate.network.spec import DenseLayer, Network
 
-__all__ = ["batch_bounds", "objective_lower_bounds"]
+__all__ = ["batch_bounds", "mixed_lower_bounds", "objective_lower_bounds"]
 
 
 def _linear_min(coef: np.ndarray, const: np.ndarray, lo: np.ndarray, hi: np.ndarray
@@ -140,8 +140,9 @@ def objective_lower_bounds(
     B = lo.shape[0]
     G = np.atleast_2d(G)
     # y = act(z_L): rows G y - h, back-substituted through the output activation and layer L
-    coef = np.broadcast_to(G, (B, *G.shape)).copy()
-    const = np.broadcast_to(-np.asarray(h, dtype=np.float64), (B, G.shape[0])).copy()
+    # (G (R, m) for every box, or (B, R, m) with h (B, R): rows of their own per box)
+    coef = np.broadcast_to(G, (B, *G.shape[-2:])).copy()
+    const = np.broadcast_to(-np.asarray(h, dtype=np.float64), coef.shape[:2]).copy()
     if last.activation == "relu":
         a_lo, a_up, c_up = relax[-1]
         pos, neg = np.maximum(coef, 0.0), np.minimum(coef, 0.0)
@@ -154,7 +155,69 @@ def objective_lower_bounds(
     out_mag = np.maximum(np.abs(lowers[-1]), np.abs(uppers[-1]))
     if last.activation == "relu":
         out_mag = np.maximum(out_mag, 0.0)
-    row_mag = out_mag @ np.abs(G).T + np.abs(h) + mags[-1] @ np.abs(G).T
+    absG = np.broadcast_to(np.abs(G), (B, *G.shape[-2:]))
+    row_mag = (np.einsum("bm,brm->br", out_mag + mags[-1], absG)
+               + np.abs(np.broadcast_to(h, absG.shape[:2])))
     low, _ = widen(raw, raw, row_mag)
     return low, coef, const, row_mag
+
+
+def _rows_under_mixed(network: Network, G: np.ndarray, h: np.ndarray, mu: np.ndarray,
+                      relax: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Back-substitute the mixed row ``mu . (G y - h)`` (per box) down to the input, and every
+    row of ``G`` along with it **under the mixed row's relaxation choices** (the lower or the
+    upper line of each neuron, by the sign of the mixed row's coefficient there). The rows'
+    functions are not bounds of their own: at the input point minimising the mixed row they are
+    the rows' values at the relaxation's minimiser, a supergradient of the mixed bound in ``mu``.
+    Returns the mixed row's ``(coef (B, n), const (B,))`` and the rows' ``(B, R, n)``, ``(B, R)``.
+    """
+    B, R = mu.shape
+    rows = np.broadcast_to(G, (B, *G.shape)).copy()
+    rconst = np.broadcast_to(-h, (B, R)).copy()
+    for j in range(len(network.layers) - 1, -1, -1):
+        layer = network.layers[j]
+        if layer.activation == "relu":
+            a_lo, a_up, c_up = relax[j]
+            mixed = np.einsum("br,brw->bw", mu, rows)
+            use_lo = mixed > 0.0  # the lower line where the mixed coefficient is positive
+            rconst = rconst + np.einsum("brw,bw->br", rows, np.where(use_lo, 0.0, c_up))
+            rows = rows * np.where(use_lo, a_lo, a_up)[:, None, :]
+        rconst = rconst + rows @ layer.bias
+        rows = rows @ layer.weight
+    return (np.einsum("br,brn->bn", mu, rows), np.einsum("br,br->b", mu, rconst), rows, rconst)
+
+
+def mixed_lower_bounds(
+    network: Network, G: np.ndarray, h: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+    pre: tuple[list[np.ndarray], list[np.ndarray], list, list[np.ndarray]],
+    mu0: np.ndarray, steps: int = 8, rate: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For a conjunction ``G y <= h`` of several rows: a sound lower bound per box of a **mixed
+    row** ``mu . (G y - h)``, ``mu >= 0`` summing to 1. Every point of the conjunction makes it
+    ``<= 0``, so a positive bound proves the conjunction empty on the box even where no single
+    row's bound does (the rows are smallest at different points). ``mu`` (per box, from ``mu0``)
+    is raised by ``steps`` exponentiated supergradient steps (step ``rate / sqrt(k + 1)`` over
+    the largest row value) on the back-substitution bound, which is concave in ``mu``; the best
+    ``mu`` is bounded again soundly (:func:`objective_lower_bounds` on the box's own row).
+    Returns ``(lower (B,), mu (B, R), coef (B, n))``, ``coef`` the mixed row's linear function
+    (for splitting)."""
+    relax = pre[2]
+    G = np.atleast_2d(G)
+    h = np.asarray(h, dtype=np.float64)
+    mu = np.asarray(mu0, dtype=np.float64).copy()
+    best_mu, best = mu.copy(), np.full(mu.shape[0], -np.inf)
+    for k in range(max(int(steps), 1)):
+        coef, const, rows, rconst = _rows_under_mixed(network, G, h, mu, relax)
+        x = np.where(coef > 0.0, lo, hi)  # the box corner minimising the mixed row
+        value = np.einsum("bn,bn->b", coef, x) + const
+        better = value > best
+        best = np.where(better, value, best)
+        best_mu[better] = mu[better]
+        g = np.einsum("brn,bn->br", rows, x) + rconst  # rows at the minimiser: a supergradient
+        scale = np.maximum(np.abs(g).max(axis=1, keepdims=True), 1e-12)
+        mu = mu * np.exp(rate / np.sqrt(k + 1.0) * g / scale)
+        mu = mu / mu.sum(axis=1, keepdims=True)
+    low, coef, _, _ = objective_lower_bounds(
+        network, (best_mu @ G)[:, None, :], (best_mu @ h)[:, None], lo, hi, pre)
+    return low[:, 0], best_mu, coef[:, 0, :]
 
