@@ -415,10 +415,13 @@ def test_mnist_task1_sweep_uses_the_images_of_the_vnncomp_properties(
         assert len(expand_tasks(shipped)) == 15 * (1 + 5 + 1) * 3
         centres.add(shipped.problem.centres)
     assert len(centres) == 2  # the 2022 and the 2021 images: 30 in all
-    for name, n in (("mnist-l1-deep.toml", 2 * 5), ("eran-l1.toml", 6)):  # networks x images
+    for name, n in (("mnist-l1-deep.toml", 2 * 5), ("eran-l1.toml", 6),  # networks x images
+                    ("mnist-linf.toml", 5)):
         text = (PROBLEMS / name).read_text().replace("../../shared/bench/vnncomp", str(vnncomp))
         shipped = parse_sweep(text, path=str(PROBLEMS / name))
-        assert shipped.warm_start is False and shipped.problem.eps_uniform == (4.5, 5.5)
+        assert shipped.warm_start is False
+        assert (shipped.problem.norm, shipped.problem.eps_uniform or shipped.problem.eps) in (
+            ("l1", (4.5, 5.5)), ("linf", (0.05,)))
         assert len(expand_tasks(shipped)) == n * (1 + 5 + 1) * 3
     net = vnncomp / "mnist_fc/onnx/mnist-net_256x2.onnx"
     centres = vnncomp / "mnist_fc/vnnlib_2022"
