@@ -76,29 +76,24 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
         if sc:
             sections.append(_scatter_text(campaign, sc))
         if campaign.kind == "verification":
-            vh, vr, vl = sooner_table(campaign)
-            sections.append(
-                "## Sooner to a dense adversarial than the dense MILP\n\nEvery configuration "
-                "against the dense run of the same network, instance and seed (the paper's "
-                "Task 1 metric); `auto (METHOD)` is the sparsity the automatic rule "
+            sections.append(_section(
+                "Sooner to a dense adversarial than the dense MILP",
+                "Every configuration against the dense run of the same network, instance and seed "
+                "(the paper's Task 1 metric); `auto (METHOD)` is the sparsity the automatic rule "
                 "(`surrogate.app.sparsity`) picks from the unstable-neuron counts known before "
-                "solving.\n\n" + "\n".join(f"- {x}" for x in vl) + "\n\n"
-                + markdown_table(vh, vr))
+                "solving.", sooner_table(campaign)))
         if campaign.kind == "maximization":
-            hh, hr, hl = higher_table(campaign)
-            sections.append(
-                "## Higher than the dense MILP\n\nEvery configuration against the dense run of "
-                "the same network, instance and seed by the best dense value at the limit (the "
-                "paper's Task 2 metric; signs: the problem's direction); `auto (METHOD)` as in "
-                "Task 1.\n\n" + "\n".join(f"- {x}" for x in hl) + ("\n\n" if hl else "")
-                + markdown_table(hh, hr))
+            sections.append(_section(
+                "Higher than the dense MILP",
+                "Every configuration against the dense run of the same network, instance and "
+                "seed by the best dense value at the limit (the paper's Task 2 metric; signs: "
+                "the problem's direction); `auto (METHOD)` as in Task 1.", higher_table(campaign)))
         if campaign.kind == "maximization" and any(
                 r.config == "strategy:portfolio" for r in campaign.runs):
-            ph, pr, pl = portfolio_table(campaign)
-            sections.append(
-                "## The portfolio against its parts\n\nBest dense value per instance (from each "
-                "run's anytime trace); every configuration ran with the same limit.\n\n"
-                + "\n".join(f"- {x}" for x in pl) + "\n\n" + markdown_table(ph, pr))
+            sections.append(_section(
+                "The portfolio against its parts",
+                "Best dense value per instance (from each run's anytime trace); every "
+                "configuration ran with the same limit.", portfolio_table(campaign)))
         if campaign.kind == "maximization":
             figures.append(anytime(campaign, out / "anytime.png"))
             sections.append(
@@ -112,6 +107,15 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
     md = out / "report.md"
     md.write_text("\n\n".join(s for s in sections if s) + "\n")
     return ReportFiles(md, csv_path, figures)
+
+
+def _section(title: str, intro: str, table: tuple[list[str], list[list[str]], list[str]]
+             ) -> str:
+    """A report section: title, intro, the table's notes as a list, the table."""
+    headers, rows, notes = table
+    bullets = "".join(f"- {x}\n" for x in notes)
+    return (f"## {title}\n\n{intro}\n\n" + (bullets + "\n" if bullets else "")
+            + markdown_table(headers, rows))
 
 
 def _head(c: Campaign) -> str:
