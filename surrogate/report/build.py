@@ -30,7 +30,8 @@ __all__ = ["ReportFiles", "flat_rows", "write_csv", "write_report"]
 _CSV_SKIP = {"trace", "best_x", "best_y_dense", "counterexample_x", "counterexample_y"}
 MAX_ERRORS_LISTED = 20
 _PROBLEM_KEYS = {
-    "robustness": ("kind", "norm", "eps", "balls", "target", "images", "stop_on_success"),
+    "robustness": ("kind", "norm", "eps", "eps_uniform", "balls", "target", "centres", "images",
+                   "stop_on_success"),
     "maximize": ("kind", "outputs", "minimize", "lower", "upper"),
     "build": ("kind", "lower", "upper", "repeats"),
 }
@@ -133,6 +134,12 @@ def _head(c: Campaign) -> str:
         prob = dict(c.spec["problem"])
         keep = _PROBLEM_KEYS.get(str(prob.get("kind")), tuple(prob))
         prob = {k: prob[k] for k in keep if k in prob}
+        uniform = prob.pop("eps_uniform", None)
+        if uniform:  # one radius per image drawn from U(a, b)
+            prob["eps"] = f"U({float(uniform[0]):g}, {float(uniform[1]):g}) per image"
+        centres = prob.pop("centres", None)
+        if centres:  # the images' folder, as its benchmark names it (not this machine's path)
+            prob["centres"] = "/".join(Path(str(centres)).parts[-2:])
         balls = prob.pop("balls", None)
         if balls:  # eps given per norm
             prob.pop("norm", None)

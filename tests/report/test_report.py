@@ -225,6 +225,14 @@ def test_problem_line_is_readable_not_a_python_dict(verification_dir: Path, tmp_
     assert ("- problem: robustness; norm l1; eps 2, 5; target top2; images 0, 2; "
             "stop on success yes\n") in md
     assert "{" not in md.split("- problem:")[1].splitlines()[0]
+    # radii drawn per image, images from a folder of properties (named by its benchmark)
+    spec["problem"] = {"kind": "robustness", "norm": "l1", "eps": [], "eps_uniform": [4.5, 5.5],
+                       "target": "top2", "images": [0], "stop_on_success": True,
+                       "centres": "/some/where/vnncomp/mnist_fc/vnnlib_2022"}
+    (verification_dir / "spec.json").write_text(json.dumps(spec))
+    md = write_report(verification_dir, tmp_path / "rep2").markdown.read_text()
+    assert ("- problem: robustness; norm l1; eps U(4.5, 5.5) per image; target top2; images 0; "
+            "stop on success yes; centres mnist_fc/vnnlib_2022\n") in md
 
 
 def test_the_portfolio_table_counts_against_every_component() -> None:
