@@ -471,7 +471,7 @@ def _portfolio_case(
         inst.problems[k], budget=case, milps=jobs, bounds=inst.bounds, seed=inst.seed,
         confirm=partial(_confirms, inst.onnx_path, inst.network, inst.cases[k]),
         progress=lambda m: inst.say(f"case {k + 1}: {m}"),
-        start=None if best is None else best[1],
+        start=None if best is None else best[1], attack=False,  # (its attack ran already)
     )
     record.setdefault("runs", []).extend(res.runs)
     record["portfolio"] = {

@@ -80,6 +80,13 @@ def test_a_verification_portfolio_stops_at_a_confirmed_counterexample(digits) ->
     assert res.status == "sat"
     assert prob.input_set.contains(res.best_x, tol=1e-9) and seen
     assert int(np.argmax(net.forward(res.best_x))) != prob.label
+    # the attack runs first and answers this one: no MILP is built, no LP point solved
+    assert res.found_by == "attack" and res.components["attack"]["calls"] == 1
+    assert res.runs == [] and "LP point (dense)" not in res.components
+    # without it (surrogate verify runs its own attack first) a later generator answers
+    later = portfolio(prob, time_limit_s=20.0, confirm=confirm, attack=False)
+    assert later.status == "sat" and later.found_by != "attack"
+    assert "attack" not in later.components
 
 
 def test_cli_maximize_prints_json_and_checks_its_arguments(
