@@ -14,7 +14,7 @@ import numpy as np
 from surrogate.budget import Budget
 from surrogate.network.spec import Network
 from surrogate.problems.verification import VerificationProblem
-from surrogate.sets import Box, L1Ball
+from surrogate.sets import Box
 
 __all__ = ["AttackResult", "pgd_attack"]
 
@@ -97,7 +97,7 @@ def pgd_attack(
     budget: Budget | None = None,
 ) -> AttackResult:
     """Minimise each unsafe disjunct's violation over the input set with signed-gradient steps
-    (L-inf boxes) or sparse projected steps (L1 balls: :func:`_sparse_l1_step`); keep the best
+    (L-inf boxes) or sparse projected steps (L1 balls: :meth:`~surrogate.sets.L1Ball.descend`); keep the best
     dense point.
 
     Every disjunct gets ``restarts`` points (the first at ``x0`` or the set's centre, the others
@@ -166,28 +166,5 @@ def _attack_batch(
             X = X - decay * alpha * np.sign(g)
             X = np.clip(X, s.lower, s.upper)
         else:
-            X = np.array([s.project(x) for x in X + _sparse_l1_step(X, g, s, decay)])
+            X = s.descend(X, g, decay * s.eps)
     return False
-
-
-#: Shares of the inputs a sparse L1 step moves, cycled over the points of a batch.
-L1_SHARES = (0.01, 0.03, 0.1)
-
-
-def _sparse_l1_step(X: np.ndarray, g: np.ndarray, s: L1Ball, decay: float) -> np.ndarray:
-    """A sparse steepest-descent step for the L1 ball (SLIDE, Tramer and Boneh 2019): move the
-    inputs with the largest gradient that can still move in the descent direction (not at the
-    box bound it points to) by an equal share of ``decay * eps``; each point moves its own
-    share of the inputs (:data:`L1_SHARES`, cycled)."""
-    lo, hi = s.box.lower, s.box.upper
-    blocked = ((g > 0) & (X <= lo + 1e-12)) | ((g < 0) & (X >= hi - 1e-12))
-    a = np.where(blocked, 0.0, np.abs(g))
-    n = X.shape[1]
-    step = np.zeros_like(X)
-    for i in range(X.shape[0]):
-        k = max(1, int(round(L1_SHARES[i % len(L1_SHARES)] * n)))
-        top = np.argpartition(a[i], -k)[-k:]
-        top = top[a[i, top] > 0]
-        if top.size:
-            step[i, top] = -np.sign(g[i, top]) * (decay * s.eps / top.size)
-    return step

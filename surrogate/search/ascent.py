@@ -115,8 +115,7 @@ def gradient_descent(
             if isinstance(s, Box):
                 X = np.clip(X - decay * alpha * np.sign(g), s.lower, s.upper)
             else:
-                norm = np.abs(g).sum(axis=1, keepdims=True) + 1e-12
-                X = np.array([s.project(x) for x in X - decay * s.eps * g / norm])
+                X = s.descend(X, g, decay * s.eps)
         done += 1
     return DescentResult(best_x, float(best), points, done, time.perf_counter() - t0,
                          tuple(trace))

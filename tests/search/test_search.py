@@ -202,3 +202,29 @@ def test_parallel_input_splitting_agrees_with_the_exact_oracle() -> None:
         assert res.stats["pieces"] == 8
         answers.append(answer)
     assert "timeout" not in answers and set(answers) == {"sat", "unsat"}, answers
+
+
+def test_gradient_descent_reaches_the_exact_minimum_over_an_l1_ball() -> None:
+    """min c.x over {|x - x0|_1 <= eps} within the unit box is greedy (the budget goes to the
+    inputs with the largest |c_i| that can still move downhill); the sparse L1 steps the
+    descent shares with the attack (L1Ball.descend) reach it, the inputs pinned at a bound
+    (x0_i = 0 with c_i > 0) taking none of the budget."""
+    from surrogate.network.spec import DenseLayer, Network
+
+    rng = np.random.default_rng(5)
+    n = 300
+    c = rng.standard_normal(n)
+    x0 = np.where(rng.random(n) < 0.5, 0.0, rng.random(n))
+    net = Network((DenseLayer(c[None, :], np.zeros(1), "linear"),))
+    eps = 3.0
+    room = np.where(c > 0, x0, 1.0 - x0)
+    best, left = float(c @ x0), eps
+    for i in np.argsort(-np.abs(c)):
+        move = min(room[i], left)
+        best -= abs(c[i]) * move
+        left -= move
+    ball = l1_ball(x0, eps, Box(np.zeros(n), np.ones(n)))
+    res = gradient_descent(net, OutputObjective.of_output(1, 0, maximize=False), ball,
+                           starts=8, steps=150, rounds=1, seed=0, first=x0)
+    assert ball.contains(res.x, tol=1e-9)
+    assert best - 1e-9 <= float(c @ res.x) <= best + 0.02 * abs(best - float(c @ x0))
