@@ -235,7 +235,8 @@ PORTFOLIO_TIMES = (10.0, 60.0)
 
 def portfolio_table(campaign: Campaign) -> tuple[list[str], list[list[str]], list[str]]:
     """A maximisation campaign with ``strategy:portfolio`` runs: per instance, the best dense
-    value of every configuration at each of :data:`PORTFOLIO_TIMES` (from the runs' anytime
+    value of every configuration at each of :data:`PORTFOLIO_TIMES` below the campaign's time
+    limit and at the limit (at most the last of them; from the runs' anytime
     traces), and the sentences that count how often the portfolio is at least the best single
     component, above our dense MILP and at least the plain gradient ascent."""
     portfolio = "strategy:portfolio"
@@ -243,8 +244,11 @@ def portfolio_table(campaign: Campaign) -> tuple[list[str], list[list[str]], lis
     for r in campaign.ok_runs():
         by_group[r.group][r.config] = r
     configs = [c for c in campaign.configs() if c != portfolio]
+    limit = max((r.time_limit_s for r in campaign.runs), default=PORTFOLIO_TIMES[-1])
+    times = sorted({t for t in PORTFOLIO_TIMES if t < limit} | {min(limit, PORTFOLIO_TIMES[-1])})
+    seeds = len({r.seed for r in campaign.runs}) > 1
     rows, lines = [], []
-    for when in PORTFOLIO_TIMES:
+    for when in times:
         n = ge_best = gt_dense = ge_grad = above_start = 0
         for group, runs in sorted(by_group.items()):
             if portfolio not in runs:
@@ -252,8 +256,9 @@ def portfolio_table(campaign: Campaign) -> tuple[list[str], list[list[str]], lis
             p = runs[portfolio].value_at(when)
             up = runs[portfolio].maximize
             others = {c: runs[c].value_at(when) for c in configs if c in runs}
-            if when == PORTFOLIO_TIMES[-1]:
-                rows.append([group[0], _fmt(p, 4)] + [_fmt(others.get(c), 4) for c in configs])
+            if when == times[-1]:
+                name = f"{group[0]} (seed {group[2]})" if seeds else group[0]
+                rows.append([name, _fmt(p, 4)] + [_fmt(others.get(c), 4) for c in configs])
             if p is None:
                 continue
             n += 1
@@ -269,7 +274,7 @@ def portfolio_table(campaign: Campaign) -> tuple[list[str], list[list[str]], lis
                      f"{ge_best}/{n} instances, above our dense MILP on {gt_dense}/{n}, at least "
                      f"the plain gradient ascent on {ge_grad}/{n}, above its start on "
                      f"{above_start}/{n}")
-    headers = ["network", f"portfolio ({PORTFOLIO_TIMES[-1]:g} s)"] + configs
+    headers = ["network", f"portfolio ({times[-1]:g} s)"] + configs
     return headers, rows, lines
 
 

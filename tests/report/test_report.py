@@ -265,6 +265,14 @@ def test_the_portfolio_table_counts_against_every_component() -> None:
                                "gradient ascent on 1/2")
     assert "at 60 s: the portfolio is at least the best single component on 1/2" in lines[1]
     assert "at least the plain gradient ascent on 1/2, above its start on 2/2" in lines[1]
+    # a 20 s campaign is read at 10 s and at its limit (not at 60 s); several seeds are named
+    short = [Run(r.key, r.campaign, r.network, r.method, r.sparsity, r.config, r.instance, seed,
+                 20.0, r.status, r.outcome, None, 20.0, r.record) for seed in (0, 1) for r in runs]
+    headers, rows, lines = portfolio_table(Campaign(Path("x"), {}, short))
+    assert headers[1] == "portfolio (20 s)" and [x.split(":")[0] for x in lines] == [
+        "at 10 s", "at 20 s"]
+    assert [r[:2] for r in rows] == [["a (seed 0)", "0.9000"], ["a (seed 1)", "0.9000"],
+                                     ["b (seed 0)", "0.7000"], ["b (seed 1)", "0.7000"]]
 
 
 def test_a_finetuned_configuration_is_also_shown_without_its_finetuning_time(
