@@ -97,8 +97,8 @@ def pgd_attack(
     budget: Budget | None = None,
 ) -> AttackResult:
     """Minimise each unsafe disjunct's violation over the input set with signed-gradient steps
-    (L-inf boxes) or sparse projected steps (L1 balls: :meth:`~surrogate.sets.L1Ball.descend`); keep the best
-    dense point.
+    (L-inf boxes) or sparse projected steps (L1 balls: :meth:`~surrogate.sets.L1Ball.descend`);
+    keep the best dense point.
 
     Every disjunct gets ``restarts`` points (the first at ``x0`` or the set's centre, the others
     random in the set); the points of up to :data:`MAX_BATCH_POINTS` // ``restarts`` disjuncts
