@@ -136,7 +136,9 @@ class PortfolioResult:
             best_dense_time_s=self.trace[-1].time_s if self.trace else None,
             surrogate_objective=None, bound=self.bound,
             node_count=int(sum(max(r.get("node_count", 0), 0) for r in self.runs)),
-            incumbents=len(self.trace), size=dict(size), neurons=dict(last.get("neurons") or {}),
+            incumbents=len(self.trace), size=dict(size),
+            # (no MILP built, e.g. the attack answered first: the network's ReLUs, nothing bounded)
+            neurons=dict(last.get("neurons") or {"relus": problem.network.relu_count()}),
             bounds_method=str(last.get("bounds_method", "-")),
             trace=tuple(TraceEntry(i.time_s, i.value, i.value, False) for i in self.trace),
             best_x=tuple(map(float, x)), best_y_dense=tuple(map(float, y)),

@@ -201,9 +201,10 @@ def _check_report(run_dir: Path, out: Path, n: int) -> None:
     lines = files.csv.read_text().strip().splitlines()
     assert len(lines) == 1 + n
     md = files.markdown.read_text()
+    summary = md.split("## Summary per configuration")[1].split("\n## ")[0]
     runs = [
         int(line.split("|")[2])
-        for line in md.splitlines()
+        for line in summary.splitlines()
         if line.startswith("| dense |") or line.startswith("| magnitude-global@")
     ]
     assert sum(runs) == n
