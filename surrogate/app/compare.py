@@ -130,7 +130,7 @@ def format_table(results: Sequence[RunResult], *, legend: bool = True) -> str:
             _fmt(r.best_dense_objective, 4), _fmt(r.best_dense_time_s), _fmt(r.time_to_first_incumbent_s),
             _fmt(r.bound, 4), str(r.node_count), _fmt(r.setup_s), _fmt(r.solve_s),
             str(r.size["variables"]), str(r.size["binaries"]), str(r.size["constraints"]),
-            str(r.size["nonzeros"]), str(r.neurons.get("unstable", 0)),
+            str(r.size["nonzeros"]), str(r.neurons.get("unstable", "-")),  # (-: no MILP built)
         ]
         rows.append(row)
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
