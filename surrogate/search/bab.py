@@ -92,7 +92,9 @@ def _bound(problem: VerificationProblem, lo: np.ndarray, hi: np.ndarray
         piece = low[np.arange(B), r]
         c = coef[np.arange(B), r]  # (B, n) linear lower bound of that row
         R = conj.C.shape[0]
-        open_ = np.flatnonzero(piece <= 0.0)
+        # (a box whose bound an earlier disjunct already holds at or below this one's cannot
+        # gain from lifting it: no mixed row there)
+        open_ = np.flatnonzero((piece <= 0.0) & (piece < t_low))
         if R > 1 and open_.size and MIXED_STEPS > 0:
             sub = ([a[open_] for a in pre[0]], [a[open_] for a in pre[1]],
                    [tuple(a[open_] for a in t) for t in pre[2]], [a[open_] for a in pre[3]])
