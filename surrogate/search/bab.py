@@ -15,6 +15,8 @@ every intermediate bound). Only inputs whose width, relative to the root box, is
 resolution on ACAS Xu property 4 and reach_prob_density vdp_6. Measured on ACAS Xu property 1,
 net 3_7 (`input_split_bab` alone): smear with a cap of 4, unanswered at 30 s (lowest bound -30
 after 19000 boxes); cap 64, unsat in 6.1 s (7629 boxes); lookahead 2, unsat in 0.9 s (1357).
+Which lookahead closes a tree quickly varies by instance, so short probes with 1 and 3 inputs
+tried come first (:data:`LOOKAHEAD_PROBES`).
 ``unsat`` when every box is closed; ``sat`` with a confirmed point; ``unknown`` when the budget
 ends first or a box can no longer be split in float64 without being decided.
 

@@ -158,6 +158,22 @@ def test_input_splitting_proves_and_refutes_acas_xu(vnncomp) -> None:
     assert run("ACASXU_run2a_1_7_batch_2000.onnx", "prop_2.vnnlib") == "unsat"
 
 
+def test_input_splitting_probes_other_lookaheads_first(vnncomp) -> None:
+    # ACAS Xu property 2 on net 1_1 holds, but only lookahead 1 closes its tree in time (about
+    # 0.5 s; lookahead 2 and 3 leave it open at 20 s): the default search runs it as a probe
+    from surrogate.network.onnx_io import read_onnx
+    from surrogate.problems.vnnlib_problem import problems_from_property
+    from surrogate.search.bab import LOOKAHEAD_PROBES, input_split_bab
+    from surrogate.vnnlib.parser import read_vnnlib
+
+    net = read_onnx(vnncomp / "acasxu/onnx/ACASXU_run2a_1_1_batch_2000.onnx")
+    (prob,) = problems_from_property(net, read_vnnlib(vnncomp / "acasxu/vnnlib/prop_2.vnnlib"))
+    res = input_split_bab(prob, budget=Budget.of(60))
+    assert res.verdict == "unsat"
+    assert res.stats["lookahead"] == LOOKAHEAD_PROBES[0][0] == 1
+    assert res.stats["probes"] == []  # the first probe closed it
+
+
 def test_input_splitting_finds_a_thin_band_counterexample(vnncomp) -> None:
     # reach_prob_density robot_9 is sat, but its unsafe set is a thin band: PGD, box centres and
     # the bound's corners all missed it; the uniform probes in every box find it
