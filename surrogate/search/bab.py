@@ -33,6 +33,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -180,20 +181,19 @@ def input_split_bab(
     if not isinstance(problem.input_set, Box):
         raise TypeError("input splitting needs a box input set")
     budget = budget or Budget.of(float("inf"))
-    options = {"confirm": confirm, "batch": batch, "max_boxes": max_boxes, "lp_bound": lp_bound,
-               "lp_share": lp_share, "seed": seed, "start": start}
+    search = partial(_search, problem, confirm=confirm, batch=batch, max_boxes=max_boxes,
+                     lp_bound=lp_bound, lp_share=lp_share, seed=seed, start=start)
     if lookahead is not None:
-        return _search(problem, budget, max(1, int(lookahead)), **options)  # type: ignore[arg-type]
+        return search(budget, max(1, int(lookahead)))
     t0 = time.perf_counter()
     probes: list[BabResult] = []
     for k, share in LOOKAHEAD_PROBES:
-        res = _search(problem, budget.until(time.perf_counter() + min(
-            share * budget.remaining(), PROBE_CAP_S)), k, **options)  # type: ignore[arg-type]
+        cap = min(share * budget.remaining(), PROBE_CAP_S)
+        res = search(budget.until(time.perf_counter() + cap), k)
         if res.verdict != "unknown" or budget.expired():
             return _with_probes(res, probes, t0)
         probes.append(res)
-    res = _search(problem, budget, LOOKAHEAD, **options)  # type: ignore[arg-type]
-    return _with_probes(res, probes, t0)
+    return _with_probes(search(budget, LOOKAHEAD), probes, t0)
 
 
 def _with_probes(res: BabResult, probes: list[BabResult], t0: float) -> BabResult:
