@@ -240,16 +240,17 @@ def _search(
                 return x
         return None
 
-    def result(verdict: str, x: np.ndarray | None, lower: float) -> BabResult:
-        return BabResult(verdict, x, time.perf_counter() - t0, nodes, closed, len(heap),
+    def result(verdict: str, x: np.ndarray | None, lower: float, open_: int) -> BabResult:
+        return BabResult(verdict, x, time.perf_counter() - t0, nodes, closed, open_,
                          max_depth, float(lower),
                          {"undecided": stuck, "lp_bounds": lps, "closed_by_lp": lp_closed,
                           "lp_s": lp_s, "closed_by_mixed_rows": mixed_closed, "lookahead": k})
 
     first = (box.lower, box.upper) if start is None else start
-    # boxes to bound: (lo, hi, depth, parent index in this round, split input)
+    # boxes to bound: (lo, hi, depth, index of the parent among this round's split boxes; the
+    # root has none)
     pending = [(np.array(first[0], dtype=np.float64), np.array(first[1], dtype=np.float64),
-                0, 0, -1)]
+                0, -1)]
     split_bounds = [-np.inf]  # the bounds of the boxes being split (theirs until their children's)
     while pending and not budget.expired():
         lo = np.stack([c[0] for c in pending])
@@ -260,11 +261,11 @@ def _search(
         draws = lo[:, None, :] + rng.random((len(pending), RANDOM_PROBES, n)) * (hi - lo)[:, None, :]
         found = probe(np.vstack([(lo + hi) / 2.0, corner, draws.reshape(-1, n)]))
         if found is not None:
-            return result("sat", found, float(np.min(t_low)))
+            return result("sat", found, float(np.min(t_low)), len(heap))
         # the kept split of every parent: the pair of children leaving the least open
         # (the root, split along no input, is kept as it is)
         keep: dict[int, tuple[float, int]] = {}
-        for i in range(0, len(pending), 2) if pending[0][4] >= 0 else ():
+        for i in range(0, len(pending), 2) if pending[0][3] >= 0 else ():
             parent = pending[i][3]
             score = min(float(t_low[i]), 0.0) + min(float(t_low[i + 1]), 0.0)
             if parent not in keep or score > keep[parent][0]:
@@ -307,8 +308,8 @@ def _search(
                 if blo[d] < mid < bhi[d]:
                     left_hi, right_lo = bhi.copy(), blo.copy()
                     left_hi[d], right_lo[d] = mid, mid
-                    tries += [(blo, left_hi, depth + 1, len(split_bounds), d),
-                              (right_lo, bhi, depth + 1, len(split_bounds), d)]
+                    tries += [(blo, left_hi, depth + 1, len(split_bounds)),
+                              (right_lo, bhi, depth + 1, len(split_bounds))]
             if not tries:  # a point, or no input can be halved in float64: undecided
                 stuck += 1
                 continue
@@ -317,10 +318,7 @@ def _search(
     # boxes split but never bounded (the budget ended) are open with their parents' bounds
     lower = min([t[0] for t in heap] + (split_bounds if pending else []), default=np.inf)
     open_ = len(heap) + (len(split_bounds) if pending else 0)
-    verdict = "unsat" if open_ == 0 and stuck == 0 else "unknown"
-    res = result(verdict, None, lower)
-    res.open = open_
-    return res
+    return result("unsat" if open_ == 0 and stuck == 0 else "unknown", None, lower, open_)
 
 
 def split_box(lo: np.ndarray, hi: np.ndarray, pieces: int) -> list[tuple[np.ndarray, np.ndarray]]:
