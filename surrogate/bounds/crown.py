@@ -46,7 +46,8 @@ from surrogate.budget import Budget
 from surrogate.network.spec import Network
 from surrogate.sets import Box
 
-__all__ = ["BOUND_ROUND_REL", "CrownNet", "MixedRows", "alpha_bounds", "optimise", "torch_threads"]
+__all__ = ["BOUND_ROUND_REL", "CrownNet", "MixedRows", "alpha_bounds", "box_alpha_bounds", "optimise",
+           "torch_threads"]
 
 #: Margin per unit of the bound's absolute back-substitution (see the module docstring).
 BOUND_ROUND_REL = 1e-9
@@ -74,9 +75,23 @@ def torch_threads(n: int) -> Iterator[None]:
 
 
 class CrownNet:
-    """A network, its input box and sound pre-activation bounds as float64 torch tensors."""
+    """A network, its input box and sound pre-activation bounds as float64 torch tensors; or,
+    from :meth:`of_boxes`, a batch of boxes each with bounds of its own (one domain per box)."""
 
     def __init__(self, network: Network, box: Box, bounds: Bounds):
+        self._setup(network, box.lower, box.upper, bounds.lower, bounds.upper)
+
+    @classmethod
+    def of_boxes(cls, network: Network, lo: np.ndarray, hi: np.ndarray,
+                 lowers: list[np.ndarray], uppers: list[np.ndarray]) -> CrownNet:
+        """Boxes ``(B, n)`` with sound pre-activation bounds ``(B, n_i)`` per layer: domain
+        ``b`` of every bound is box ``b`` (input-splitting branch and bound)."""
+        net = cls.__new__(cls)
+        net._setup(network, lo[:, None, :], hi[:, None, :], lowers, uppers)
+        return net
+
+    def _setup(self, network: Network, x_lo: Any, x_hi: Any, lowers: Any, uppers: Any
+               ) -> None:
         import torch
 
         self.torch = torch
@@ -85,10 +100,10 @@ class CrownNet:
         self.b = [torch.from_numpy(np.array(layer.bias)) for layer in network.layers]
         self.babs = [b.abs() for b in self.b]
         self.relu = [layer.activation == "relu" for layer in network.layers]
-        self.lo_b = [torch.from_numpy(np.array(a, dtype=np.float64)) for a in bounds.lower]
-        self.up_b = [torch.from_numpy(np.array(a, dtype=np.float64)) for a in bounds.upper]
-        self.x_lo = torch.from_numpy(np.array(box.lower, dtype=np.float64))
-        self.x_hi = torch.from_numpy(np.array(box.upper, dtype=np.float64))
+        self.lo_b = [torch.from_numpy(np.array(a, dtype=np.float64)) for a in lowers]
+        self.up_b = [torch.from_numpy(np.array(a, dtype=np.float64)) for a in uppers]
+        self.x_lo = torch.from_numpy(np.array(x_lo, dtype=np.float64))
+        self.x_hi = torch.from_numpy(np.array(x_hi, dtype=np.float64))
         self.x_mag = torch.maximum(self.x_lo.abs(), self.x_hi.abs())
         self.relu_layers = [i for i, r in enumerate(self.relu) if r]
         self.widths = [int(w.shape[0]) for w in self.W]
@@ -97,7 +112,9 @@ class CrownNet:
         """Per-domain ``(l, u)`` of layer ``i``, the split sides clipped at 0 (``split``:
         ``(B, n_i)`` in ``{-1, 0, 1}``, or ``None``)."""
         t = self.torch
-        lo, up = self.lo_b[i].unsqueeze(0), self.up_b[i].unsqueeze(0)
+        lo, up = self.lo_b[i], self.up_b[i]
+        if lo.dim() == 1:  # one box: the same bounds for every domain
+            lo, up = lo.unsqueeze(0), up.unsqueeze(0)
         if split is None:
             return lo, up
         lo = t.where(split > 0, t.clamp(lo, min=0.0), lo)
@@ -164,7 +181,7 @@ class CrownNet:
             out["lambdas"] = lambdas
             out["corner"] = t.where(lam >= 0.0, self.x_lo, self.x_hi).detach()
         if magnitude:
-            out["S"] = const_abs + lam_abs @ self.x_mag + lb.abs().detach()
+            out["S"] = const_abs + (lam_abs * self.x_mag).sum(-1) + lb.abs().detach()
         return out
 
 
@@ -254,21 +271,22 @@ class _Adam:
 def optimise(net: CrownNet, G, h, k: int, *, post: bool, steps: int,
              alpha: dict, beta: dict | None = None, splits: dict | None = None,
              open_mask=None, budget: Budget | None = None, keep_lambda: bool = False,
-             mixed: MixedRows | None = None, logits=None) -> dict:
+             mixed: MixedRows | None = None, logits=None, lr: float = LR_ALPHA) -> dict:
     """Raise the bounds of :meth:`CrownNet.backward` by ``steps`` Adam steps on ``alpha`` (and
     ``beta``), in place; returns the final sound evaluation (``"sound"``: ``(B, R)`` numpy
     bounds with the rounding margin taken off) with the best values per row, which are left in
     ``alpha``/``beta``. ``open_mask`` ``(B, R)``: the rows whose bounds count in the objective
     (the others are still evaluated); the optimisation stops once every one is positive.
     ``mixed`` with ``logits`` (``(B, K, R0)``, optimised too; the best left in ``"logits"``):
-    the rows are ``mixed.rows(logits)`` instead of ``G, h``."""
+    the rows are ``mixed.rows(logits)`` instead of ``G, h``. ``lr``: the learning rate of
+    ``alpha`` and the logits."""
     t = net.torch
     beta = beta if beta is not None else {}
-    params = [{"params": [a.requires_grad_() for a in alpha.values()], "lr": LR_ALPHA}]
+    params = [{"params": [a.requires_grad_() for a in alpha.values()], "lr": lr}]
     if beta:
         params.append({"params": [b.requires_grad_() for b in beta.values()], "lr": LR_BETA})
     if mixed is not None and mixed.K:
-        params.append({"params": [logits.requires_grad_()], "lr": LR_ALPHA})
+        params.append({"params": [logits.requires_grad_()], "lr": lr})
     # nothing to tune, e.g. no ReLU before layer k: the first evaluation is the bound
     tunable = bool(alpha) or bool(beta) or bool(mixed is not None and mixed.K)
     best_a = {i: a.detach().clone() for i, a in alpha.items()}
@@ -369,3 +387,35 @@ def alpha_bounds(network: Network, box: Box, initial: Bounds, *, steps: int = AL
             net.up_b[i] = torch.from_numpy(uppers[i])
     return Bounds(tuple(lowers), tuple(uppers), initial.method,
                   initial.time_s + time.perf_counter() - t0)
+
+
+def box_alpha_bounds(network: Network, G: np.ndarray, h: np.ndarray, lo: np.ndarray,
+                     hi: np.ndarray, lowers: list[np.ndarray], uppers: list[np.ndarray], *,
+                     steps: int, lr: float = LR_ALPHA, budget: Budget | None = None
+                     ) -> np.ndarray:
+    """For a conjunction ``G y <= h`` (``y`` the network's output) and boxes ``(B, n)`` with
+    sound pre-activation bounds ``(B, n_i)`` per layer: a sound lower bound per box of the
+    conjunction's violation, the best of its rows' and (for several rows) its mixed row's
+    (:class:`MixedRows`) bounds, with ``alpha`` of every ReLU layer optimised per box and row
+    by ``steps`` Adam steps (learning rate ``lr``). A positive value proves the conjunction
+    empty on that box. With the pre-activation bounds fixed, the best ``alpha`` (and mixing
+    weights) reach the bound of the LP relaxation (the triangle relaxation's dual picks, for
+    each neuron whose coefficient is positive, a convex combination of its two lower lines:
+    ``alpha``)."""
+    import torch
+
+    B = lo.shape[0]
+    net = CrownNet.of_boxes(network, lo, hi, lowers, uppers)
+    Gt = torch.from_numpy(np.atleast_2d(np.asarray(G, dtype=np.float64)))
+    ht = torch.from_numpy(np.atleast_1d(np.asarray(h, dtype=np.float64)))
+    R = Gt.shape[0]
+    mag = np.max(np.maximum(np.abs(lowers[-1]), np.abs(uppers[-1])), axis=0)
+    mixed = MixedRows(Gt, ht, np.zeros(R, dtype=np.int64), torch.from_numpy(mag))
+    rows = R + mixed.K
+    last = len(network.layers) - 1
+    with torch.no_grad():
+        alpha = {i: (net.up_b[i] > -net.lo_b[i]).to(torch.float64).unsqueeze(1)
+                 .expand(B, rows, -1).clone() for i in net.relu_layers}
+        out = optimise(net, Gt, ht, last, post=True, steps=steps, alpha=alpha, budget=budget,
+                       mixed=mixed, logits=mixed.start(B), lr=lr)
+    return np.max(out["sound"], axis=1)

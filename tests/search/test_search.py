@@ -107,15 +107,22 @@ def test_a_pattern_contradicted_by_a_constant_neuron_is_an_empty_region() -> Non
     assert region_lp(net, obj, 0, box, bad) is None
 
 
-@pytest.mark.parametrize("lookahead", [1, 2, 3])
-def test_input_splitting_never_contradicts_the_exact_oracle(lookahead: int) -> None:
+@pytest.mark.parametrize(("lookahead", "slopes_from"), [(1, None), (2, 0), (3, None), (3, 0)])
+def test_input_splitting_never_contradicts_the_exact_oracle(
+        lookahead: int, slopes_from: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
     # the soundness suite's tiny nets (1-2 inputs, badly scaled families included), decided by a
     # hair: branch and bound on the input box is sound (closed boxes only by outward-widened
-    # bounds) and answers most of them, whatever the number of inputs tried per split
+    # bounds, or by the optimised slopes' float64 bounds; `slopes_from` 0: from the first box
+    # on, where the default waits for ALPHA_AFTER boxes) and answers most of them, whatever the
+    # number of inputs tried per split
     from soundness_cases import FAMILIES, judge, make_case
 
     from surrogate.problems.verification import Conjunction, VerificationProblem
+    from surrogate.search import bab
     from surrogate.search.bab import input_split_bab
+
+    if slopes_from is not None:
+        monkeypatch.setattr(bab, "ALPHA_AFTER", slopes_from)
 
     answered = 0
     for family in sorted(FAMILIES):
@@ -156,6 +163,28 @@ def test_input_splitting_proves_and_refutes_acas_xu(vnncomp) -> None:
     # about 1 s each with the lookahead split
     assert run("ACASXU_run2a_3_7_batch_2000.onnx", "prop_1.vnnlib") == "unsat"
     assert run("ACASXU_run2a_1_7_batch_2000.onnx", "prop_2.vnnlib") == "unsat"
+    # unanswered at 60 s before the slopes were optimised on the open boxes (lowest open bound
+    # -0.03 after 100000 boxes); about 10 s with them
+    assert run("ACASXU_run2a_1_1_batch_2000.onnx", "prop_5.vnnlib") == "unsat"
+
+
+@pytest.mark.parametrize(("net_name", "prop_name"), [("1_9", "7"), ("5_3", "2"), ("1_5", "2")])
+def test_input_splitting_walks_to_a_counterexample_in_a_sliver(
+        vnncomp, net_name: str, prop_name: str) -> None:
+    # sat, but PGD's best points miss the unsafe set by 0.0005-0.007 and no box probe met it in
+    # 60 s (one run in several did): the walk over linear regions from the lowest boxes' best
+    # probes finds it in 1-4 s
+    from surrogate.network.onnx_io import read_onnx
+    from surrogate.problems.vnnlib_problem import problems_from_property
+    from surrogate.search.bab import input_split_bab
+    from surrogate.vnnlib.parser import read_vnnlib
+
+    net = read_onnx(vnncomp / f"acasxu/onnx/ACASXU_run2a_{net_name}_batch_2000.onnx")
+    (prob,) = problems_from_property(
+        net, read_vnnlib(vnncomp / f"acasxu/vnnlib/prop_{prop_name}.vnnlib"))
+    res = input_split_bab(prob, budget=Budget.of(30))
+    assert res.verdict == "sat" and res.stats["walks"] > 0
+    assert prob.is_success(res.x, net.forward(res.x))
 
 
 def test_input_splitting_probes_other_lookaheads_first(vnncomp) -> None:
