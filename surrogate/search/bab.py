@@ -17,6 +17,23 @@ net 3_7 (`input_split_bab` alone): smear with a cap of 4, unanswered at 30 s (lo
 after 19000 boxes); cap 64, unsat in 6.1 s (7629 boxes); lookahead 2, unsat in 0.9 s (1357).
 Which lookahead closes a tree quickly varies by instance, so short probes with 1 and 3 inputs
 tried come first (:data:`LOOKAHEAD_PROBES`).
+
+Two more steps work near a point that almost touches the unsafe set, where plain
+back-substitution leaves boxes open until they are tiny:
+
+* **optimised slopes** (:func:`_tune`): the kept children still open are bounded again with
+  their ReLU lower slopes (and a conjunction's mixing weights) optimised per box by a few Adam
+  steps (:func:`surrogate.bounds.crown.box_alpha_bounds`, alpha-CROWN on the objective rows):
+  with the box's pre-activation bounds fixed this approaches the LP relaxation's bound at a
+  fraction of an LP's cost (ACAS Xu 3_3 property 2, 224 open frontier boxes: LP 131 closed in
+  2.2 s, 20 slope steps 121 in 0.26 s). The main search uses them while they close at least
+  :data:`ALPHA_MIN_RATE` of the boxes they are tried on (36 % on ACAS Xu 1_1 property 5, 3 %
+  on reach_prob_density robot_5); the short probes do not (torch's import alone is 1.5 s);
+* **walks** (:func:`surrogate.search.region.local_search`): from the best probe of the lowest
+  open boxes, and of the box holding the batch's lowest probe, a walk over the dense network's
+  linear regions inside the box (within :data:`WALK_SHARE` of the time): counterexamples in
+  slivers no sampled point meets (ACAS Xu 1_9 property 7, 1_5 and 5_3 property 2) are a few
+  regions away from a probe.
 ``unsat`` when every box is closed; ``sat`` with a confirmed point; ``unknown`` when the budget
 ends first or a box can no longer be split in float64 without being decided.
 
@@ -47,7 +64,8 @@ from surrogate.sets import Box
 
 __all__ = ["ALPHA_AFTER", "ALPHA_LR", "ALPHA_MIN_RATE", "ALPHA_RECHECK", "ALPHA_SAMPLE",
            "ALPHA_STEPS", "LOOKAHEAD", "LOOKAHEAD_PROBES", "MIXED_STEPS", "PROBE_CAP_S",
-           "SPLIT_CAP", "WALK_BOXES", "WALK_REGIONS", "WALK_SHARE", "BabResult", "LpBound",
+           "SPLIT_CAP", "WALK_BOXES", "WALK_EVERY", "WALK_FIRST", "WALK_REGIONS",
+           "WALK_SHARE", "BabResult", "LpBound",
            "input_split_bab", "parallel_input_split_bab", "split_box"]
 
 #: ``(lo, hi, lowers, uppers) -> lower bound of t or None``: see :func:`input_split_bab`.
@@ -76,13 +94,18 @@ ALPHA_AFTER = 1000
 #: (7 of 30 s spent on them, 35 % fewer boxes bounded).
 ALPHA_MIN_RATE = 0.1
 ALPHA_SAMPLE = 500
-ALPHA_RECHECK = 10
+ALPHA_RECHECK = 50
 
 #: Open boxes per batch (the lowest, and the one of the lowest probe) walked over linear
-#: regions from their best probe, the regions each walk may visit, and the share of the time
-#: the walks may take.
+#: regions from their best probe, and the regions each walk may visit; walks on each of the
+#: first WALK_FIRST batches of a tree, then on every WALK_EVERY-th within WALK_SHARE of the time.
+#: (Every batch within 10 % of the time: reach_prob_density robot_3, unsat, 5.4 s of walks and
+#: unanswered at 60 s; ACAS Xu 1_9 property 7 is met by the 19th walk, 1_5 property 2 by the
+#: 47th.)
 WALK_BOXES = 2
 WALK_REGIONS = 20
+WALK_FIRST = 32
+WALK_EVERY = 4
 WALK_SHARE = 0.1
 
 #: An input is split only if its relative width is at least 1/SPLIT_CAP of the box's widest.
@@ -96,6 +119,11 @@ LOOKAHEAD_PROBES = ((1, 0.04), (3, 0.04))
 
 #: Seconds each probe takes at most.
 PROBE_CAP_S = 3.0
+
+
+#: The counters of a search's statistics that add up over searches (probes, pieces).
+_SUMMED = ("lp_bounds", "closed_by_lp", "lp_s", "closed_by_mixed_rows", "closed_by_alpha", "tuned",
+           "alpha_s", "walks", "walk_s")
 
 
 @dataclass
@@ -254,8 +282,7 @@ def _with_probes(res: BabResult, probes: list[BabResult], t0: float) -> BabResul
     res.time_s = time.perf_counter() - t0
     res.nodes += sum(p.nodes for p in probes)
     res.closed += sum(p.closed for p in probes)
-    for key in ("lp_bounds", "closed_by_lp", "lp_s", "closed_by_mixed_rows", "closed_by_alpha",
-                "walks"):
+    for key in _SUMMED:
         res.stats[key] = res.stats.get(key, 0) + sum(p.stats.get(key, 0) for p in probes)
     res.stats["probes"] = [{"lookahead": p.stats["lookahead"], "time_s": p.time_s,
                             "nodes": p.nodes, "lower_bound": p.lower_bound} for p in probes]
@@ -367,7 +394,8 @@ def _search(
         # a walk over the dense network's linear regions in the lowest open boxes, from each
         # one's best probe (a counterexample in a thin sliver, that no probe meets, is often a
         # few regions away from one)
-        walking = walk_s <= WALK_SHARE * (time.perf_counter() - t0)
+        walking = batches <= WALK_FIRST or (
+            batches % WALK_EVERY == 0 and walk_s <= WALK_SHARE * (time.perf_counter() - t0))
         order = list(kept[~safe][np.argsort(t_low[kept[~safe]])][:WALK_BOXES if walking else 0])
         owner = np.concatenate([np.arange(len(pending)), np.arange(len(pending)),
                                 np.repeat(np.arange(len(pending)), RANDOM_PROBES)])
@@ -506,8 +534,7 @@ def parallel_input_split_bab(
         pool.join()
     depth = int(np.ceil(np.log2(len(pieces))))
     stats: dict = {"jobs": jobs, "pieces": len(pieces), "pieces_done": len(results)}
-    for key in ("undecided", "lp_bounds", "closed_by_lp", "lp_s", "closed_by_mixed_rows",
-                "closed_by_alpha", "walks"):
+    for key in ("undecided", *_SUMMED):
         stats[key] = sum(r.stats.get(key, 0) for r in results)
     nodes = sum(r.nodes for r in results)
     closed = sum(r.closed for r in results)
