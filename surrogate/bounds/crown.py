@@ -391,13 +391,14 @@ def alpha_bounds(network: Network, box: Box, initial: Bounds, *, steps: int = AL
 
 def box_alpha_bounds(network: Network, G: np.ndarray, h: np.ndarray, lo: np.ndarray,
                      hi: np.ndarray, lowers: list[np.ndarray], uppers: list[np.ndarray], *,
-                     steps: int, lr: float = LR_ALPHA, budget: Budget | None = None
-                     ) -> np.ndarray:
+                     steps: int, lr: float = LR_ALPHA, budget: Budget | None = None,
+                     mu0: np.ndarray | None = None) -> np.ndarray:
     """For a conjunction ``G y <= h`` (``y`` the network's output) and boxes ``(B, n)`` with
     sound pre-activation bounds ``(B, n_i)`` per layer: a sound lower bound per box of the
     conjunction's violation, the best of its rows' and (for several rows) its mixed row's
     (:class:`MixedRows`) bounds, with ``alpha`` of every ReLU layer optimised per box and row
-    by ``steps`` Adam steps (learning rate ``lr``). A positive value proves the conjunction
+    by ``steps`` Adam steps (learning rate ``lr``; the mixing weights from ``mu0`` ``(B, R)``,
+    default equal). A positive value proves the conjunction
     empty on that box. With the pre-activation bounds fixed, the best ``alpha`` (and mixing
     weights) reach the bound of the LP relaxation (the triangle relaxation's dual picks, for
     each neuron whose coefficient is positive, a convex combination of its two lower lines:
@@ -413,9 +414,14 @@ def box_alpha_bounds(network: Network, G: np.ndarray, h: np.ndarray, lo: np.ndar
     mixed = MixedRows(Gt, ht, np.zeros(R, dtype=np.int64), torch.from_numpy(mag))
     rows = R + mixed.K
     last = len(network.layers) - 1
+    logits = mixed.start(B)
+    if mu0 is not None and mixed.K:
+        logits[:, 0, :] = torch.from_numpy(np.log(np.maximum(np.asarray(mu0, dtype=np.float64),
+                                                             1e-9)))
     with torch.no_grad():
         alpha = {i: (net.up_b[i] > -net.lo_b[i]).to(torch.float64).unsqueeze(1)
                  .expand(B, rows, -1).clone() for i in net.relu_layers}
         out = optimise(net, Gt, ht, last, post=True, steps=steps, alpha=alpha, budget=budget,
-                       mixed=mixed, logits=mixed.start(B), lr=lr)
+                       mixed=mixed, logits=logits, lr=lr)
     return np.max(out["sound"], axis=1)
+

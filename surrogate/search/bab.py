@@ -145,10 +145,11 @@ class BabResult:
 
 
 def _bound(problem: VerificationProblem, lo: np.ndarray, hi: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple, int, np.ndarray]:
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple, int, tuple]:
     """Per box: the lower bound of ``t``, the smear score per input, a candidate corner, the
     boxes' pre-activation bounds, how many (box, disjunct) pairs only a mixed row closed, and
-    every disjunct's own bound ``(B, D)`` (``t``'s is their minimum).
+    every disjunct's own bound ``(B, D)`` (``t``'s is their minimum) with its rows' mixing
+    weights ``(B, R_d)`` (equal where no mixed row was tried).
 
     A disjunct's bound is its best row's, or, for a conjunction of several rows on a box that
     no row closes, the mixed row's (:func:`surrogate.bounds.boxes.mixed_lower_bounds`,
@@ -160,6 +161,7 @@ def _bound(problem: VerificationProblem, lo: np.ndarray, hi: np.ndarray
     pre = batch_bounds(problem.network, lo, hi)
     by_mixed = 0
     pieces = np.empty((B, len(problem.unsafe)))
+    weights = [np.full((B, c.C.shape[0]), 1.0 / c.C.shape[0]) for c in problem.unsafe]
     for d, conj in enumerate(problem.unsafe):
         low, coef, _, _ = objective_lower_bounds(problem.network, conj.C, conj.d, lo, hi, pre)
         r = np.argmax(low, axis=1)  # the row that bounds this disjunct best
@@ -172,9 +174,9 @@ def _bound(problem: VerificationProblem, lo: np.ndarray, hi: np.ndarray
         if R > 1 and open_.size and MIXED_STEPS > 0:
             sub = ([a[open_] for a in pre[0]], [a[open_] for a in pre[1]],
                    [tuple(a[open_] for a in t) for t in pre[2]], [a[open_] for a in pre[3]])
-            mixed, _, mcoef = mixed_lower_bounds(
+            mixed, weights[d][open_], mcoef = mixed_lower_bounds(
                 problem.network, conj.C, conj.d, lo[open_], hi[open_], sub,
-                np.full((open_.size, R), 1.0 / R), steps=MIXED_STEPS)
+                weights[d][open_], steps=MIXED_STEPS)
             lift = mixed > piece[open_]
             by_mixed += int(np.sum(mixed > 0.0))
             piece[open_[lift]] = mixed[lift]
@@ -184,16 +186,18 @@ def _bound(problem: VerificationProblem, lo: np.ndarray, hi: np.ndarray
         t_low = np.where(better, piece, t_low)
         smear = np.where(better[:, None], np.abs(c) * (hi - lo), smear)
         corner = np.where(better[:, None], np.where(c > 0, lo, hi), corner)
-    return t_low, smear, corner, pre, by_mixed, pieces
+    return t_low, smear, corner, pre, by_mixed, (pieces, weights)
 
 
 def _tune(problem: VerificationProblem, lo: np.ndarray, hi: np.ndarray, pre: tuple,
-          pieces: np.ndarray, idx: np.ndarray) -> np.ndarray:
+          disjuncts: tuple, idx: np.ndarray) -> np.ndarray:
     """The lower bound of ``t`` over the boxes ``idx`` with every disjunct still open bounded
     again, its ReLU slopes and mixing weights optimised per box by :data:`ALPHA_STEPS` steps
     (:func:`surrogate.bounds.crown.box_alpha_bounds`: the bound of the LP relaxation on the
-    same pre-activation bounds, approached without an LP). A box stays open as soon as one
-    disjunct does, so its later disjuncts are left as they are."""
+    same pre-activation bounds, approached without an LP), the mixing weights starting from the
+    mixed rows' (``disjuncts``: :func:`_bound`'s bounds and weights). A box stays open as soon
+    as one disjunct does, so its later disjuncts are left as they are."""
+    pieces, weights = disjuncts
     low = pieces[idx].copy()
     alive = np.ones(idx.size, dtype=bool)  # every disjunct so far closed
     for d, conj in enumerate(problem.unsafe):
@@ -204,7 +208,7 @@ def _tune(problem: VerificationProblem, lo: np.ndarray, hi: np.ndarray, pre: tup
                 low[todo, d] = np.maximum(low[todo, d], box_alpha_bounds(
                     problem.network, conj.C, conj.d, lo[rows], hi[rows],
                     [a[rows] for a in pre[0]], [a[rows] for a in pre[1]],
-                    steps=ALPHA_STEPS, lr=ALPHA_LR))
+                    steps=ALPHA_STEPS, lr=ALPHA_LR, mu0=weights[d][rows]))
         alive &= low[:, d] > 0.0
     return low.min(axis=1)
 
@@ -342,7 +346,7 @@ def _search(
     while pending and not budget.expired():
         lo = np.stack([c[0] for c in pending])
         hi = np.stack([c[1] for c in pending])
-        t_low, smear, corner, pre, n_mixed, pieces = _bound(problem, lo, hi)
+        t_low, smear, corner, pre, n_mixed, disjuncts = _bound(problem, lo, hi)
         mixed_closed += n_mixed
         nodes += len(pending)
         batches += 1
@@ -369,7 +373,7 @@ def _search(
                 and (pays or batches % ALPHA_RECHECK == 0)):
             todo = kept[~safe]
             t1 = time.perf_counter()
-            t_low[todo] = np.maximum(t_low[todo], _tune(problem, lo, hi, pre, pieces, todo))
+            t_low[todo] = np.maximum(t_low[todo], _tune(problem, lo, hi, pre, disjuncts, todo))
             alpha_s += time.perf_counter() - t1
             tuned += todo.size
             now = t_low[kept] > 0.0
