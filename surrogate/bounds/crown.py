@@ -398,11 +398,10 @@ def box_alpha_bounds(network: Network, G: np.ndarray, h: np.ndarray, lo: np.ndar
     conjunction's violation, the best of its rows' and (for several rows) its mixed row's
     (:class:`MixedRows`) bounds, with ``alpha`` of every ReLU layer optimised per box and row
     by ``steps`` Adam steps (learning rate ``lr``; the mixing weights from ``mu0`` ``(B, R)``,
-    default equal). A positive value proves the conjunction
-    empty on that box. With the pre-activation bounds fixed, the best ``alpha`` (and mixing
-    weights) reach the bound of the LP relaxation (the triangle relaxation's dual picks, for
-    each neuron whose coefficient is positive, a convex combination of its two lower lines:
-    ``alpha``)."""
+    default equal). A positive value proves the conjunction empty on that box. With the
+    pre-activation bounds fixed, the best ``alpha`` (and mixing weights) reach the bound of the
+    LP relaxation (the triangle relaxation's dual picks, for each neuron whose coefficient is
+    positive, a convex combination of its two lower lines: ``alpha``)."""
     import torch
 
     B = lo.shape[0]
@@ -424,4 +423,3 @@ def box_alpha_bounds(network: Network, G: np.ndarray, h: np.ndarray, lo: np.ndar
         out = optimise(net, Gt, ht, last, post=True, steps=steps, alpha=alpha, budget=budget,
                        mixed=mixed, logits=logits, lr=lr)
     return np.max(out["sound"], axis=1)
-
