@@ -64,8 +64,8 @@ from surrogate.sets import Box
 
 __all__ = ["ALPHA_AFTER", "ALPHA_LR", "ALPHA_MIN_RATE", "ALPHA_RECHECK", "ALPHA_SAMPLE",
            "ALPHA_STEPS", "LOOKAHEAD", "LOOKAHEAD_PROBES", "MIXED_STEPS", "PROBE_CAP_S",
-           "SPLIT_CAP", "WALK_BOXES", "WALK_GRACE_S", "WALK_REGIONS", "WALK_SHARE", "BabResult", "LpBound",
-           "input_split_bab", "parallel_input_split_bab", "split_box"]
+           "SPLIT_CAP", "WALK_BOXES", "WALK_GRACE_S", "WALK_REGIONS", "WALK_SHARE",
+           "BabResult", "LpBound", "input_split_bab", "parallel_input_split_bab", "split_box"]
 
 #: ``(lo, hi, lowers, uppers) -> lower bound of t or None``: see :func:`input_split_bab`.
 LpBound = Callable[[np.ndarray, np.ndarray, list, list], float | None]
@@ -90,7 +90,7 @@ ALPHA_AFTER = 1000
 #: The share of the boxes tried that the slopes must close to go on being tried, measured over
 #: the first ALPHA_SAMPLE boxes and then on every ALPHA_RECHECK-th batch. ACAS Xu property 5 on
 #: net 1_1: 36 % (unsat in 11 s, unanswered at 60 s without); reach_prob_density robot_5: 3 %
-#: (7 of 30 s spent on them, 35 % fewer boxes bounded).
+#: (6.7 of 30 s spent on them; about 40 % fewer boxes bounded in 60 s).
 ALPHA_MIN_RATE = 0.1
 ALPHA_SAMPLE = 500
 ALPHA_RECHECK = 50
@@ -100,11 +100,10 @@ ALPHA_RECHECK = 50
 #: most, while the walks have taken at most WALK_SHARE of the tree's time, or WALK_GRACE_S in
 #: the first tree of a search (the first probe; the other trees get no grace: ACAS Xu 2_8
 #: property 1, closed by the lookahead-3 probe in about 2 s, was left open when every tree had
-#: it).
-#: Every batch within 10 % alone: ACAS Xu 1_9 property 7 met in one run of two (its
-#: counterexample is met by the 19th walk of the first probe, 0.25 s of walks in 0.9 s);
-#: reach_prob_density robot_3 (unsat, 53 s before the walks) spent 5.4 s on them and was
-#: unanswered at 60 s, while walking each start once it is proved in 57 s.
+#: it). Without the grace ACAS Xu 1_9 property 7 was met in one campaign run of two: its
+#: counterexample is met by the 19th walk of the first probe, after 0.25 s of walks in 0.9 s.
+#: Walking every start again and again cost reach_prob_density robot_3 (unsat, 53 s before the
+#: walks) 5.4 s and its answer at 60 s; walking each start once, it was proved in 57 s.
 WALK_BOXES = 2
 WALK_REGIONS = 20
 WALK_SHARE = 0.1
