@@ -216,6 +216,25 @@ def _tune(problem: VerificationProblem, lo: np.ndarray, hi: np.ndarray, pre: tup
     return low.min(axis=1)
 
 
+def _walk_starts(ts: np.ndarray, t_low: np.ndarray, open_kept: np.ndarray
+                 ) -> list[tuple[int, int]]:
+    """``(box, point)`` pairs the walks of a batch start from: the best probe of each of the
+    :data:`WALK_BOXES` lowest open kept boxes, and of the box holding the lowest probe among
+    the boxes not closed. ``ts``: the probes' values in the order probed (every box's centre,
+    every box's corner, then :data:`RANDOM_PROBES` draws per box); ``t_low``: the boxes'
+    bounds."""
+    P = t_low.size
+    own = np.column_stack([np.arange(P), P + np.arange(P),
+                           2 * P + np.arange(P * RANDOM_PROBES).reshape(P, RANDOM_PROBES)])
+    owner = np.empty(ts.size, dtype=int)
+    owner[own] = np.arange(P)[:, None]
+    boxes = [int(i) for i in open_kept[np.argsort(t_low[open_kept])][:WALK_BOXES]]
+    reach = np.where(t_low[owner] <= 0.0, ts, np.inf)
+    if np.isfinite(reach.min()) and int(owner[np.argmin(reach)]) not in boxes:
+        boxes.append(int(owner[np.argmin(reach)]))
+    return [(i, int(own[i][np.argmin(ts[own[i]])])) for i in boxes]
+
+
 def _candidates(lo: np.ndarray, hi: np.ndarray, smear: np.ndarray, root: np.ndarray,
                 k: int) -> list[int]:
     """The inputs a box may be split along: the ``k`` best by smear among those at least
@@ -406,16 +425,7 @@ def _search(
         # boxes and of the open box of the batch's lowest probe (a counterexample in a sliver
         # that no probe meets is often a few regions away from one)
         if walk_s <= max(WALK_SHARE * (time.perf_counter() - t0), grace):
-            P = len(pending)
-            owner = np.concatenate([np.arange(P), np.arange(P), np.repeat(np.arange(P), RANDOM_PROBES)])
-            order = list(kept[~safe][np.argsort(t_low[kept[~safe]])][:WALK_BOXES])
-            reach = np.where(t_low[owner] <= 0.0, ts, np.inf)
-            lowest = int(owner[np.argmin(reach)]) if np.isfinite(reach.min()) else -1
-            if lowest >= 0 and lowest not in order:
-                order.append(lowest)
-            for i in order:
-                own = np.concatenate([[i, P + i], 2 * P + i * RANDOM_PROBES + np.arange(RANDOM_PROBES)])
-                best = own[np.argmin(ts[own])]
+            for i, best in _walk_starts(ts, t_low, kept[~safe]):
                 if ts[best] in walked:
                     continue
                 walked.add(float(ts[best]))
