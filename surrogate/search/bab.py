@@ -63,8 +63,8 @@ from surrogate.search.region import local_search
 from surrogate.sets import Box
 
 __all__ = ["ALPHA_AFTER", "ALPHA_LR", "ALPHA_MIN_RATE", "ALPHA_RECHECK", "ALPHA_SAMPLE",
-           "ALPHA_STEPS", "LOOKAHEAD", "LOOKAHEAD_PROBES", "MIXED_STEPS", "PROBE_CAP_S",
-           "SPLIT_CAP", "WALK_BOXES", "WALK_GRACE_S", "WALK_REGIONS", "WALK_SHARE",
+           "ALPHA_STEPS", "LOOKAHEAD", "LOOKAHEAD_PROBES", "LP_WITH_SLOPES", "MIXED_STEPS",
+           "PROBE_CAP_S", "SPLIT_CAP", "WALK_BOXES", "WALK_GRACE_S", "WALK_REGIONS", "WALK_SHARE",
            "BabResult", "LpBound", "input_split_bab", "parallel_input_split_bab", "split_box"]
 
 #: ``(lo, hi, lowers, uppers) -> lower bound of t or None``: see :func:`input_split_bab`.
@@ -110,6 +110,17 @@ WALK_BOXES = 2
 WALK_REGIONS = 20
 WALK_SHARE = 0.05
 WALK_GRACE_S = 0.3
+
+#: Whether the LP bound (``lp_bound``) is also tried on a batch whose open boxes got the
+#: optimised slopes. It is not: with the same pre-activation bounds both approach the LP
+#: relaxation's bound, and the LP costs about 11 ms a box against 0.7 ms for 8 slope steps.
+#: ACAS Xu 4_2 property 2 (`input_split_bab` alone, two runs at a time): unsat in 58 s without
+#: the LP there, 69 s with it (and 114 s with no LP at all); the 222 ACAS Xu and
+#: reach_prob_density instances at 60 s: total 730 s against 781-812 s, the same 220 answered
+#: (219 in one run with it). The LP still serves the probes, the first boxes of a tree and the
+#: batches where the slopes are not tried because they do not pay (reach_prob_density's
+#: conjunctions of many rows, where 8 steps close 20 of 226 open boxes and the LP 57).
+LP_WITH_SLOPES = False
 
 #: An input is split only if its relative width is at least 1/SPLIT_CAP of the box's widest.
 SPLIT_CAP = 64.0
@@ -281,7 +292,8 @@ def input_split_bab(
     ``lp_bound(lo, hi, lowers, uppers)``: a sound lower bound of ``t`` over one box from an LP
     relaxation built on the box's pre-activation bounds (tighter than the back-substitution,
     and joint over the rows of a conjunction); it is tried on the open children, closest to
-    closing first, while it has used at most ``lp_share`` of the time.
+    closing first, while it has used at most ``lp_share`` of the time, on the batches whose
+    open children did not get the optimised slopes (see :data:`LP_WITH_SLOPES`).
     ``start``: search this sub-box ``(lo, hi)`` of the input box only (a piece of
     :func:`parallel_input_split_bab`); splitting widths stay relative to the whole box."""
     if not isinstance(problem.input_set, Box):
@@ -395,8 +407,9 @@ def _search(
         # the slopes are optimised while they close at least ALPHA_MIN_RATE of the boxes they
         # are tried on (measured over the first ALPHA_SAMPLE, then every ALPHA_RECHECK-th batch)
         pays = tuned < ALPHA_SAMPLE or alpha_closed >= ALPHA_MIN_RATE * tuned
-        if (tune and ALPHA_STEPS > 0 and nodes >= ALPHA_AFTER and not np.all(safe)
-                and (pays or batches % ALPHA_RECHECK == 0)):
+        slopes = (tune and ALPHA_STEPS > 0 and nodes >= ALPHA_AFTER and not np.all(safe)
+                  and (pays or batches % ALPHA_RECHECK == 0))
+        if slopes:
             todo = kept[~safe]
             t1 = time.perf_counter()
             t_low[todo] = np.maximum(t_low[todo], _tune(problem, lo, hi, pre, disjuncts, todo))
@@ -405,7 +418,7 @@ def _search(
             now = t_low[kept] > 0.0
             alpha_closed += int(np.sum(now & ~safe))
             safe = now
-        if lp_bound is not None:
+        if lp_bound is not None and (LP_WITH_SLOPES or not slopes):
             for j in np.argsort(-t_low[kept]):  # closest to closing first
                 if lp_s > lp_share * (time.perf_counter() - t0) or budget.expired():
                     break
