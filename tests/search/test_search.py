@@ -107,16 +107,21 @@ def test_a_pattern_contradicted_by_a_constant_neuron_is_an_empty_region() -> Non
     assert region_lp(net, obj, 0, box, bad) is None
 
 
-@pytest.mark.parametrize(("lookahead", "slopes_from"), [(1, None), (2, 0), (3, None), (3, 0)])
+@pytest.mark.parametrize(("lookahead", "slopes_from", "lp"),
+                         [(1, None, False), (2, 0, False), (3, None, False), (3, 0, False),
+                          (2, None, True), (2, 0, True)])
 def test_input_splitting_never_contradicts_the_exact_oracle(
-        lookahead: int, slopes_from: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+        lookahead: int, slopes_from: int | None, lp: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     # the soundness suite's tiny nets (1-2 inputs, badly scaled families included), decided by a
     # hair: branch and bound on the input box is sound (closed boxes only by outward-widened
-    # bounds, or by the optimised slopes' float64 bounds; `slopes_from` 0: from the first box
-    # on, where the default waits for ALPHA_AFTER boxes) and answers most of them, whatever the
-    # number of inputs tried per split
+    # bounds, by the optimised slopes' float64 bounds, or, with `lp`, by the safe LP bound as
+    # `surrogate verify` passes it; `slopes_from` 0: slopes from the first box on, where the
+    # default waits for ALPHA_AFTER boxes, and with them the LP only on batches the slopes skip)
+    # and answers most of them, whatever the number of inputs tried per split
     from soundness_cases import FAMILIES, judge, make_case
 
+    from surrogate.app.verify import box_lp_bound
     from surrogate.problems.verification import Conjunction, VerificationProblem
     from surrogate.search import bab
     from surrogate.search.bab import input_split_bab
@@ -124,18 +129,21 @@ def test_input_splitting_never_contradicts_the_exact_oracle(
     if slopes_from is not None:
         monkeypatch.setattr(bab, "ALPHA_AFTER", slopes_from)
 
-    answered = 0
+    answered = lp_calls = 0
     for family in sorted(FAMILIES):
         for seed in range(6):
             case = make_case(family, 200 + seed)
             prob = VerificationProblem(case.network, Box(case.lower, case.upper),
                                        tuple(Conjunction(C, d) for C, d in case.conjunctions))
-            res = input_split_bab(prob, budget=Budget.of(2.0), lookahead=lookahead)
+            res = input_split_bab(prob, budget=Budget.of(2.0), lookahead=lookahead,
+                                  lp_bound=box_lp_bound(prob) if lp else None)
             answer = res.verdict if res.verdict != "unknown" else "timeout"
             x = None if res.x is None else tuple(res.x)
             assert judge(case, answer, x) is None, (case.name, answer)
             answered += answer != "timeout"
+            lp_calls += res.stats["lp_bounds"]
     assert answered >= 25
+    assert (lp_calls > 0) == lp
 
 
 def test_input_splitting_proves_and_refutes_acas_xu(vnncomp) -> None:
