@@ -114,12 +114,13 @@ WALK_GRACE_S = 0.3
 #: Whether the LP bound (``lp_bound``) is also tried on a batch whose open boxes got the
 #: optimised slopes. It is not: with the same pre-activation bounds both approach the LP
 #: relaxation's bound, and the LP costs about 11 ms a box against 0.7 ms for 8 slope steps.
-#: ACAS Xu 4_2 property 2 (`input_split_bab` alone, two runs at a time): unsat in 58 s without
-#: the LP there, 69 s with it (and 114 s with no LP at all); the 222 ACAS Xu and
-#: reach_prob_density instances at 60 s: total 730 s against 781-812 s, the same 220 answered
-#: (219 in one run with it). The LP still serves the probes, the first boxes of a tree and the
-#: batches where the slopes are not tried because they do not pay (reach_prob_density's
-#: conjunctions of many rows, where 8 steps close 20 of 226 open boxes and the LP 57).
+#: ACAS Xu 4_2 property 2 (`input_split_bab` alone, two runs at a time, one BLAS thread each):
+#: unsat in 69 s with the LP on every batch, 62 s with it only where the slopes were not tried,
+#: 58 s with no LP at all; the 222 ACAS Xu and reach_prob_density instances at 60 s: total 730 s
+#: against 781-812 s, 220 answered against 219-220. The LP still serves the probes, the first
+#: boxes of a tree and the batches where the slopes are not tried because they do not pay
+#: (reach_prob_density's conjunctions of many rows: on 226 open boxes of robot_3, 8 slope
+#: steps close 20, the LP 57; no LP at all was not measured there).
 LP_WITH_SLOPES = False
 
 #: An input is split only if its relative width is at least 1/SPLIT_CAP of the box's widest.
