@@ -90,6 +90,19 @@ class CrownNet:
         net._setup(network, lo[:, None, :], hi[:, None, :], lowers, uppers)
         return net
 
+    def start_alpha(self, rows: int, below: int | None = None) -> dict:
+        """CROWN's choice of lower slopes, where ``alpha`` starts: 1 where ``u > -l``, else 0,
+        for every ReLU layer (below layer ``below``), shaped ``(domains, rows, n_i)``: one
+        domain for a single box, one per box from :meth:`of_boxes`."""
+        out = {}
+        for i in self.relu_layers:
+            if below is not None and i >= below:
+                continue
+            a = (self.up_b[i] > -self.lo_b[i]).to(self.torch.float64)
+            a = a.unsqueeze(0) if a.dim() == 1 else a
+            out[i] = a.unsqueeze(1).expand(-1, rows, -1).clone()
+        return out
+
     def _setup(self, network: Network, x_lo: Any, x_hi: Any, lowers: Any, uppers: Any
                ) -> None:
         import torch
@@ -376,8 +389,7 @@ def alpha_bounds(network: Network, box: Box, initial: Bounds, *, steps: int = AL
             G[np.arange(m), idx] = 1.0
             G[m + np.arange(m), idx] = -1.0
             h = torch.zeros(2 * m, dtype=torch.float64)
-            alpha = {j: (net.up_b[j] > -net.lo_b[j]).to(torch.float64).expand(1, 2 * m, -1).clone()
-                     for j in net.relu_layers if j < i}
+            alpha = net.start_alpha(2 * m, below=i)
             out = optimise(net, G, h, i, post=False, steps=steps, alpha=alpha, budget=budget)
             sound = out["sound"][0]
             lo_new = np.maximum(lowers[i][idx], sound[:m])
@@ -418,8 +430,7 @@ def box_alpha_bounds(network: Network, G: np.ndarray, h: np.ndarray, lo: np.ndar
         logits[:, 0, :] = torch.from_numpy(np.log(np.maximum(np.asarray(mu0, dtype=np.float64),
                                                              1e-9)))
     with torch.no_grad():
-        alpha = {i: (net.up_b[i] > -net.lo_b[i]).to(torch.float64).unsqueeze(1)
-                 .expand(B, rows, -1).clone() for i in net.relu_layers}
+        alpha = net.start_alpha(rows)
         out = optimise(net, Gt, ht, last, post=True, steps=steps, alpha=alpha, budget=budget,
                        mixed=mixed, logits=logits, lr=lr)
     return np.max(out["sound"], axis=1)

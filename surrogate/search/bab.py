@@ -63,8 +63,8 @@ from surrogate.search.region import local_search
 from surrogate.sets import Box
 
 __all__ = ["ALPHA_AFTER", "ALPHA_LR", "ALPHA_MIN_RATE", "ALPHA_RECHECK", "ALPHA_SAMPLE",
-           "ALPHA_STEPS", "LOOKAHEAD", "LOOKAHEAD_PROBES", "LP_WITH_SLOPES", "MIXED_STEPS",
-           "PROBE_CAP_S", "SPLIT_CAP", "WALK_BOXES", "WALK_GRACE_S", "WALK_REGIONS", "WALK_SHARE",
+           "ALPHA_STEPS", "LOOKAHEAD", "LOOKAHEAD_PROBES", "MIXED_STEPS", "PROBE_CAP_S",
+           "SPLIT_CAP", "WALK_BOXES", "WALK_GRACE_S", "WALK_REGIONS", "WALK_SHARE",
            "BabResult", "LpBound", "input_split_bab", "parallel_input_split_bab", "split_box"]
 
 #: ``(lo, hi, lowers, uppers) -> lower bound of t or None``: see :func:`input_split_bab`.
@@ -110,18 +110,6 @@ WALK_BOXES = 2
 WALK_REGIONS = 20
 WALK_SHARE = 0.05
 WALK_GRACE_S = 0.3
-
-#: Whether the LP bound (``lp_bound``) is also tried on a batch whose open boxes got the
-#: optimised slopes. It is not: with the same pre-activation bounds both approach the LP
-#: relaxation's bound, and the LP costs about 11 ms a box against 0.7 ms for 8 slope steps.
-#: ACAS Xu 4_2 property 2 (`input_split_bab` alone, two runs at a time, one BLAS thread each):
-#: unsat in 69 s with the LP on every batch, 62 s with it only where the slopes were not tried,
-#: 58 s with no LP at all; the 222 ACAS Xu and reach_prob_density instances at 60 s: total 730 s
-#: against 781-812 s, 220 answered against 219-220. The LP still serves the probes, the first
-#: boxes of a tree and the batches where the slopes are not tried because they do not pay
-#: (reach_prob_density's conjunctions of many rows: on 226 open boxes of robot_3, 8 slope
-#: steps close 20, the LP 57; no LP at all was not measured there).
-LP_WITH_SLOPES = False
 
 #: An input is split only if its relative width is at least 1/SPLIT_CAP of the box's widest.
 SPLIT_CAP = 64.0
@@ -294,7 +282,8 @@ def input_split_bab(
     relaxation built on the box's pre-activation bounds (tighter than the back-substitution,
     and joint over the rows of a conjunction); it is tried on the open children, closest to
     closing first, while it has used at most ``lp_share`` of the time, on the batches whose
-    open children did not get the optimised slopes (see :data:`LP_WITH_SLOPES`).
+    open children did not get the optimised slopes (both approach the LP relaxation's bound on
+    the same pre-activation bounds, and an LP costs about 15 times as much).
     ``start``: search this sub-box ``(lo, hi)`` of the input box only (a piece of
     :func:`parallel_input_split_bab`); splitting widths stay relative to the whole box."""
     if not isinstance(problem.input_set, Box):
@@ -419,7 +408,16 @@ def _search(
             now = t_low[kept] > 0.0
             alpha_closed += int(np.sum(now & ~safe))
             safe = now
-        if lp_bound is not None and (LP_WITH_SLOPES or not slopes):
+        # the LP only where the slopes were not tried: both approach the LP relaxation's bound,
+        # and an LP costs about 11 ms a box, 8 slope steps 0.7 ms. ACAS Xu 4_2 property 2
+        # (`input_split_bab` alone, two runs at a time, one BLAS thread each): unsat in 69 s with
+        # the LP on every batch, 62 s with this rule, 58 s with no LP at all; the 222 ACAS Xu and
+        # reach_prob_density instances at 60 s: total 730 s against 781-812 s, 220 answered
+        # against 219-220. The LP stays for the probes, a tree's first boxes and the batches the
+        # slopes skip because they do not pay (reach_prob_density's many-row conjunctions: on 226
+        # open boxes of robot_3, 8 slope steps close 20, the LP 57; no LP at all was not
+        # measured there).
+        if lp_bound is not None and not slopes:
             for j in np.argsort(-t_low[kept]):  # closest to closing first
                 if lp_s > lp_share * (time.perf_counter() - t0) or budget.expired():
                     break

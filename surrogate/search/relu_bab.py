@@ -271,8 +271,8 @@ def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0) 
     # ---- root
     zeros = [np.zeros(n, dtype=np.int8) for i, n in enumerate(net.widths) if net.relu[i]]
     root = _Domain(0, zeros,
-                   [np.repeat((net.up_b[i] > -net.lo_b[i]).numpy().astype(np.float32)[None],
-                              R, axis=0) for i in net.relu_layers],  # CROWN's choice
+                   [a[0].numpy().astype(np.float32)
+                    for a in net.start_alpha(R).values()],  # CROWN's choice
                    [np.zeros((R, net.widths[i]), dtype=np.float32) for i in net.relu_layers],
                    np.full(R, -np.inf), net.mixed.start(1)[0].numpy().astype(np.float32))
     lb, choice, alphas, betas, corners, logits = bound_batch([root], ROOT_STEPS)
