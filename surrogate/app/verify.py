@@ -137,6 +137,14 @@ MILP_FIRST_MAX_S = 2.0
 RELU_PROBE_SHARE = 0.05
 RELU_PROBE_MAX_S = 2.0
 RELU_PROBE_MIN_LAYERS = 3
+#: ... and then, once the case's bounds (``--bounds``, computed once and shared with the MILP)
+#: are known, a second probe on them with this share of what remains, at most
+#: RELU_BOUNDS_PROBE_MAX_S seconds: on eran 9x200 the MILP did not finish its root node in 60 s
+#: on any of the 17 instances it left open (300-1300 unstable neurons), while this search
+#: proves idx_6998 in 0.2 s (3 domains) and idx_186 in 2.2 s (283 domains); given all the time
+#: it answered no other of the 17.
+RELU_BOUNDS_PROBE_SHARE = 0.25
+RELU_BOUNDS_PROBE_MAX_S = 10.0
 #: Share of a run's time that ``bounds="lp"`` may spend tightening bounds.
 LP_BOUNDS_SHARE = LP_SHARE
 #: An instance whose runs all ended with more than this share of its time left, without an
@@ -354,12 +362,14 @@ def _bounds_for(inst: _Instance, net: Network, k: int, budget: Budget,
 
 def _milp(
     inst: _Instance, k: int, net: Network | None, budget: Budget, warm: np.ndarray | None,
-    label: str, sparsity: float, prove: bool = True,
+    label: str, sparsity: float, prove: bool = True, known: tuple[Bounds, dict] | None = None,
 ) -> tuple[RunResult, dict] | None:
-    """One MILP of case ``k`` (``net=None``: dense) within ``budget`` (bounds included);
+    """One MILP of case ``k`` (``net=None``: dense) within ``budget`` (bounds included, unless
+    ``known``: the dense network's bounds of the case, computed already);
     ``prove=False``: a search for a counterexample only (the exact model, HiGHS's defaults)."""
     model_net = net if net is not None else inst.network
-    b, binfo = _bounds_for(inst, model_net, k, budget)
+    b, binfo = (known if known is not None and net is None
+                else _bounds_for(inst, model_net, k, budget))
     limit = budget.remaining()
     if limit < MIN_SOLVE_S:
         return None
@@ -398,14 +408,15 @@ def _better(best: _Point | None, run: RunResult) -> _Point | None:
 
 def _solve_case(
     inst: _Instance, k: int, record: dict, surrogate: Network | None, sparsity: float,
-    fallback_dense: bool, case: Budget,
+    fallback_dense: bool, case: Budget, known: tuple[Bounds, dict] | None = None,
 ) -> tuple[str, str, np.ndarray | None]:
     """MILPs for case ``k`` within ``case``: returns ``(verdict, method, x)`` where verdict is
     ``"sat"`` (x checked), ``"unsat"`` (dense proof) or ``"unknown"``. With ``search="portfolio"``
-    the MILPs run inside the portfolio (:func:`_portfolio_case`), else one after the other."""
+    the MILPs run inside the portfolio (:func:`_portfolio_case`), else one after the other.
+    ``known``: the dense network's bounds of the case, computed already (then not again)."""
     if inst.search == "portfolio":
         return _portfolio_case(inst, k, record, sparsity if surrogate is not None else 0.0,
-                               fallback_dense, case)
+                               fallback_dense, case, known)
     runs: list[dict] = record.setdefault("runs", [])
     best = record.get("_best")
     if surrogate is not None:
@@ -422,7 +433,8 @@ def _solve_case(
             record["note"] = ("the surrogate MILP found no counterexample, and without the dense "
                               "MILP (no fallback) nothing can be proved")
             return "unknown", "none", None
-    out = _milp(inst, k, None, case, None if best is None else best[1], "dense", 0.0)
+    out = _milp(inst, k, None, case, None if best is None else best[1], "dense", 0.0,
+                known=known)
     if out is None:
         return "unknown", "none", None
     run, d = out
@@ -437,7 +449,7 @@ def _solve_case(
         # HiGHS failed; search the exact model for a counterexample with the time left
         best = _better(best, run)
         out = _milp(inst, k, None, case, None if best is None else best[1], "dense-search",
-                    0.0, prove=False)
+                    0.0, prove=False, known=known)
         if out is not None:
             run, d = out
             runs.append(d)
@@ -452,10 +464,13 @@ _METHOD_OF = {"surrogate": "milp-surrogate", "dense": "milp", "dense (search)": 
 
 def _portfolio_case(
     inst: _Instance, k: int, record: dict, sparsity: float, fallback_dense: bool, case: Budget,
+    known: tuple[Bounds, dict] | None = None,
 ) -> tuple[str, str, np.ndarray | None]:
     """The portfolio (:func:`surrogate.app.portfolio.portfolio`) on case ``k`` within ``case``:
     the local search from the attack's best point and from every MILP incumbent and LP point,
-    gradient rounds, the surrogate's MILP (with a surrogate) and the dense MILP as the prover."""
+    gradient rounds, the surrogate's MILP (with a surrogate) and the dense MILP as the prover.
+    ``known``: the dense network's bounds of the case, computed already (only without a
+    surrogate: a surrogate's MILP needs its own)."""
     jobs = []
     if sparsity > 0:
         sur = inst.surrogate
@@ -468,7 +483,8 @@ def _portfolio_case(
     inst.say(f"case {k + 1}: portfolio (budget {case.remaining():.1f} s): local search, "
              f"gradient rounds, {' then '.join(j.label for j in jobs)} MILP")
     res = portfolio(
-        inst.problems[k], budget=case, milps=jobs, bounds=inst.bounds, seed=inst.seed,
+        inst.problems[k], budget=case, milps=jobs,
+        bounds=known[0] if known is not None and sparsity == 0 else inst.bounds, seed=inst.seed,
         confirm=partial(_confirms, inst.onnx_path, inst.network, inst.cases[k]),
         progress=lambda m: inst.say(f"case {k + 1}: {m}"),
         start=None if best is None else best[1], attack=False,  # (its attack ran already)
@@ -617,14 +633,21 @@ def _verify(
             verdict, how, x = _bab_case(inst, k, record, case)
         if chosen == "relu-split" and verdict == "unknown" and not case.expired():
             verdict, how, x = _relu_case(inst, k, record, case)
+        known: tuple[Bounds, dict] | None = None  # the case's bounds, once computed
         if (strategy == "auto" and chosen == "milp"
                 and _probe_pays(network, problems[k], surrogate is not None)):
             probe = case.until(time.perf_counter() + min(RELU_PROBE_SHARE * case.remaining(),
                                                          RELU_PROBE_MAX_S))
-            verdict, how, x = _relu_case(inst, k, record, probe, probe=True)
+            verdict, how, x = _relu_case(inst, k, record, probe, probe="relu_probe")
+            if verdict == "unknown" and not case.expired():
+                known = _bounds_for(inst, network, k, case)
+                probe = case.until(time.perf_counter() + min(
+                    RELU_BOUNDS_PROBE_SHARE * case.remaining(), RELU_BOUNDS_PROBE_MAX_S))
+                verdict, how, x = _relu_case(inst, k, record, probe, probe="relu_bounds_probe",
+                                             known=known)
         if verdict == "unknown" and not case.expired():
             verdict, how, x = _solve_case(inst, k, record, surrogate, sparsity, fallback_dense,
-                                          case)
+                                          case, known)
         if verdict == "sat" and x is not None:
             ok, xc, y_ort = check_counterexample(onnx_path, network, prop.cases[k], x)
             if ok:
@@ -715,15 +738,18 @@ def _tree_verdict(res: BabResult, method: str) -> tuple[str, str, np.ndarray | N
     return "unknown", "none", None
 
 
-def _relu_case(inst: _Instance, k: int, record: dict, case: Budget, probe: bool = False
-               ) -> tuple[str, str, np.ndarray | None]:
-    """ReLU-splitting branch and bound on case ``k`` within ``case``'s time (its root bounds
-    by ``inst.bounds``, with :data:`LP_BOUNDS_SHARE` of the time at most). ``probe``: the short
-    run before the MILP (symbolic root bounds; recorded as ``relu_probe``)."""
+def _relu_case(inst: _Instance, k: int, record: dict, case: Budget, probe: str | None = None,
+               known: tuple[Bounds, dict] | None = None) -> tuple[str, str, np.ndarray | None]:
+    """ReLU-splitting branch and bound on case ``k`` within ``case``'s time, on the root bounds
+    ``known`` (bounds and their record) or else by ``inst.bounds`` (with
+    :data:`LP_BOUNDS_SHARE` of the time at most). ``probe``: a short run before the MILP,
+    recorded under that name (``relu_probe``: on symbolic root bounds unless ``known``);
+    otherwise the run is the case's search, recorded as ``relu_split``."""
     problem = inst.problems[k]
     if not isinstance(problem.input_set, Box):
         return "unknown", "none", None
-    b, binfo = _bounds_for(inst, inst.network, k, case, "symbolic" if probe else None)
+    b, binfo = known or _bounds_for(inst, inst.network, k, case,
+                                    "symbolic" if probe else None)
     inst.say(f"case {k + 1}: ReLU splitting{' probe' if probe else ''} (budget "
              f"{case.remaining():.1f} s), {binfo['unstable']} unstable neurons")
     res = relu_split_bab(problem, b, budget=case, threads=inst.jobs,
@@ -733,7 +759,7 @@ def _relu_case(inst: _Instance, k: int, record: dict, case: Budget, probe: bool 
     info["bounds"] = binfo
     info["status"] = ("ended" if probe else
                       "time_limit" if res.verdict == "unknown" and case.expired() else "ended")
-    record["relu_probe" if probe else "relu_split"] = info
+    record[probe or "relu_split"] = info
     inst.say(f"case {k + 1}: ReLU splitting ended after {res.time_s:.2f} s: {res.verdict}, "
              f"{res.nodes} domains, depth {res.max_depth}")
     return _tree_verdict(res, "relu-split")
