@@ -22,7 +22,10 @@ Flow (the whole instance shares one wall-clock budget ``time_limit_s``, reading 
    inside :func:`surrogate.app.portfolio.portfolio`, beside the local search over the dense
    network's linear regions (from the attack's point, an LP point and every MILP incumbent) and
    a few gradient rounds, all sharing the best dense point; the first checked counterexample
-   from any of them ends the case, and only the dense MILP can prove.
+   from any of them ends the case, and only the dense MILP can prove. Which searches run
+   before the MILP depends on ``strategy`` (see :func:`verify_instance`): input splitting on
+   networks with few inputs, two short ReLU-splitting probes on deep ones (the second on the
+   case's bounds, which the MILP then reuses).
 
 What the answers guarantee:
 
@@ -538,9 +541,10 @@ def verify_instance(
     ``progress``: called with one-line messages. ``strategy``: ``"auto"`` (for networks with at
     most :data:`INPUT_SPLIT_MAX_INPUTS` inputs and box cases: a MILP with
     :data:`MILP_FIRST_SHARE` of each case's time, at most :data:`MILP_FIRST_MAX_S` seconds, then
-    input splitting; the MILP otherwise),
-    with more inputs and at least :data:`RELU_PROBE_MIN_LAYERS` ReLU layers, a short
-    ReLU-splitting probe first), ``"bab"``, ``"milp"`` or ``"relu-split"`` (branch and bound over
+    input splitting; the MILP otherwise,
+    with more inputs and at least :data:`RELU_PROBE_MIN_LAYERS` ReLU layers after two short
+    ReLU-splitting probes: on symbolic bounds, then on the case's own bounds, which the MILP
+    then reuses), ``"bab"``, ``"milp"`` or ``"relu-split"`` (branch and bound over
     ReLU signs with
     optimised linear bounds, :func:`surrogate.search.relu_bab.relu_split_bab`, for the whole
     case's time; the MILP follows only if it ends early). ``jobs``: worker processes for the
