@@ -97,6 +97,30 @@ def test_no_wrong_answer_on_a_sample_of_every_family(tmp_path: Path, strategy: s
     assert answers["sat"] >= 5 and answers["unsat"] >= 3, counts
 
 
+def test_the_deep_network_route_never_contradicts_the_oracle(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the route `auto` takes on deep networks with many inputs (two ReLU-splitting probes, the
+    # second on the case's LP bounds, then the MILP built on those same bounds), forced onto the
+    # tiny nets of every family, badly scaled ones included
+    from surrogate.app import verify
+
+    monkeypatch.setattr(verify, "INPUT_SPLIT_MAX_INPUTS", 0)
+    monkeypatch.setattr(verify, "RELU_PROBE_MIN_LAYERS", 1)
+    cases = [make_case(f, seed, MARGINS[(seed + k) % len(MARGINS)])
+             for k, f in enumerate(sorted(FAMILIES)) for seed in range(5)]
+    wrong, answers, routes = [], Counter(), Counter()
+    for case in cases:
+        answer, why, details = run_case(case, tmp_path, time_limit_s=2, attack=False)
+        answers[answer] += 1
+        if why is not None:
+            wrong.append(f"{case.name}: {why}")
+        for rec in details["per_case"]:
+            routes.update(key for key in ("relu_probe", "relu_bounds_probe", "runs") if key in rec)
+    assert wrong == []
+    assert answers["sat"] >= 3 and answers["unsat"] >= 3, answers
+    assert routes["relu_bounds_probe"] >= 5 and routes["runs"] >= 3, routes
+
+
 @pytest.mark.slow
 def test_no_wrong_answer_on_hundreds_of_cases(tmp_path: Path) -> None:
     cases = [make_case(f, 100 + seed) for f in sorted(FAMILIES) for seed in range(60)]
