@@ -14,6 +14,7 @@ import json
 from collections import Counter
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -217,13 +218,27 @@ def test_a_generator_failing_on_a_badly_scaled_model_does_not_sink_the_verifier(
     answer, wrong, _ = run_case(case, tmp_path, time_limit_s=2, strategy="milp", attack=True)
     assert wrong is None and answer in ("sat", "unsat", "unknown", "timeout")
     # the same failure forced on a case the MILP proves: still proved, the failure on record
+    import threading
+
     import surrogate.app.portfolio as portfolio_module
     from surrogate.errors import SolverError
 
+    called = threading.Event()
+
     def broken(*args: object, **kwargs: object) -> None:
+        called.set()
         raise SolverError("HiGHS failed: Not Set")
 
+    run_milps = portfolio_module._run_milps
+
+    def milps_after_the_lp_point(*args: Any, **kwargs: Any) -> None:
+        # the MILP thread waits for the main thread's LP point: on a fast machine it proved the
+        # case before the main thread reached its LP point, which then never ran (a CI failure)
+        called.wait(timeout=20)
+        run_milps(*args, **kwargs)
+
     monkeypatch.setattr(portfolio_module, "_lp_point", broken)
+    monkeypatch.setattr(portfolio_module, "_run_milps", milps_after_the_lp_point)
     case = make_case("random", 3, 0.1)
     answer, wrong, details = run_case(case, tmp_path, time_limit_s=10, strategy="milp",
                                       attack=False)
