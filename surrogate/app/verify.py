@@ -24,8 +24,9 @@ Flow (the whole instance shares one wall-clock budget ``time_limit_s``, reading 
    a few gradient rounds, all sharing the best dense point; the first checked counterexample
    from any of them ends the case, and only the dense MILP can prove. Which searches run
    before the MILP depends on ``strategy`` (see :func:`verify_instance`): input splitting on
-   networks with few inputs, two short ReLU-splitting probes on deep ones (the second on the
-   case's bounds, which the MILP then reuses).
+   networks with few inputs; on deep ones a short ReLU-splitting probe, then, on the case's
+   bounds (which the MILP reuses), a second probe, or the ReLU splitting for the whole case
+   when those bounds leave more than :data:`MILP_MAX_UNSTABLE` neurons unstable.
 
 What the answers guarantee:
 
@@ -95,6 +96,7 @@ __all__ = [
     "LP_BOUNDS_SHARE",
     "MILP_FIRST_MAX_S",
     "MILP_FIRST_SHARE",
+    "MILP_MAX_UNSTABLE",
     "MIN_SOLVE_S",
     "ORT_TOL",
     "SEARCHES",
@@ -134,9 +136,10 @@ MILP_FIRST_SHARE = 0.1
 MILP_FIRST_MAX_S = 2.0
 #: ``strategy="auto"`` on deep networks with many inputs: before the MILP, a ReLU-splitting
 #: probe (symbolic root bounds) with this share of the case's time, at most RELU_PROBE_MAX_S
-#: seconds: the corners minimising its optimised bounds are counterexamples the attack and the
-#: portfolio miss (mnist_fc 256x6 prop_1_0.05: 0.3 s, unanswered at 60 s without), and easy
-#: proofs close at once.
+#: seconds, branching near the output (``branching="output"``): the corners minimising its
+#: optimised bounds are counterexamples the attack and the portfolio miss (mnist_fc 256x6
+#: prop_1_0.05: 0.3 s, unanswered at 60 s without; 256x4 prop_6_0.05: 1 s, with the layer
+#: order open after 742 domains), and easy proofs close at once.
 RELU_PROBE_SHARE = 0.05
 RELU_PROBE_MAX_S = 2.0
 RELU_PROBE_MIN_LAYERS = 3
@@ -148,6 +151,13 @@ RELU_PROBE_MIN_LAYERS = 3
 #: it answered no other of the 17.
 RELU_BOUNDS_PROBE_SHARE = 0.25
 RELU_BOUNDS_PROBE_MAX_S = 10.0
+#: ... unless the case's bounds leave more than this many unstable neurons: then the ReLU
+#: splitting gets the whole case. The MILP answered mnist_fc 256x4/6 instances with 138-165
+#: unstable neurons in 28-43 s, but did not finish its root node in 60 s at 361 and more
+#: (mnist_fc 256x4 prop_12_0.05, prop_6_0.03; eran 9x200: 437-1300), where the splitting,
+#: with each domain's bounds recomputed under its splits, proves eran idx_2971, idx_1385,
+#: idx_3539 in 6-17 s.
+MILP_MAX_UNSTABLE = 300
 #: Share of a run's time that ``bounds="lp"`` may spend tightening bounds.
 LP_BOUNDS_SHARE = LP_SHARE
 #: An instance whose runs all ended with more than this share of its time left, without an
@@ -542,9 +552,11 @@ def verify_instance(
     most :data:`INPUT_SPLIT_MAX_INPUTS` inputs and box cases: a MILP with
     :data:`MILP_FIRST_SHARE` of each case's time, at most :data:`MILP_FIRST_MAX_S` seconds, then
     input splitting; the MILP otherwise,
-    with more inputs and at least :data:`RELU_PROBE_MIN_LAYERS` ReLU layers after two short
-    ReLU-splitting probes: on symbolic bounds, then on the case's own bounds, which the MILP
-    then reuses), ``"bab"``, ``"milp"`` or ``"relu-split"`` (branch and bound over
+    with more inputs and at least :data:`RELU_PROBE_MIN_LAYERS` ReLU layers after a short
+    ReLU-splitting probe on symbolic bounds, branching near the output, then one on the
+    case's own bounds, which the MILP then reuses; when those leave more than
+    :data:`MILP_MAX_UNSTABLE` neurons unstable, the ReLU splitting takes the whole case
+    instead), ``"bab"``, ``"milp"`` or ``"relu-split"`` (branch and bound over
     ReLU signs with
     optimised linear bounds, :func:`surrogate.search.relu_bab.relu_split_bab`, for the whole
     case's time; the MILP follows only if it ends early). ``jobs``: worker processes for the
@@ -642,13 +654,17 @@ def _verify(
                 and _probe_pays(network, problems[k], surrogate is not None)):
             probe = case.until(time.perf_counter() + min(RELU_PROBE_SHARE * case.remaining(),
                                                          RELU_PROBE_MAX_S))
-            verdict, how, x = _relu_case(inst, k, record, probe, probe="relu_probe")
+            verdict, how, x = _relu_case(inst, k, record, probe, probe="relu_probe",
+                                         branching="output")
             if verdict == "unknown" and not case.expired():
                 known = _bounds_for(inst, network, k, case)
-                probe = case.until(time.perf_counter() + min(
-                    RELU_BOUNDS_PROBE_SHARE * case.remaining(), RELU_BOUNDS_PROBE_MAX_S))
-                verdict, how, x = _relu_case(inst, k, record, probe, probe="relu_bounds_probe",
-                                             known=known)
+                if known[1]["unstable"] > MILP_MAX_UNSTABLE:  # the MILP would not get far
+                    verdict, how, x = _relu_case(inst, k, record, case, known=known)
+                else:
+                    probe = case.until(time.perf_counter() + min(
+                        RELU_BOUNDS_PROBE_SHARE * case.remaining(), RELU_BOUNDS_PROBE_MAX_S))
+                    verdict, how, x = _relu_case(inst, k, record, probe,
+                                                 probe="relu_bounds_probe", known=known)
         if verdict == "unknown" and not case.expired():
             verdict, how, x = _solve_case(inst, k, record, surrogate, sparsity, fallback_dense,
                                           case, known)
@@ -743,12 +759,14 @@ def _tree_verdict(res: BabResult, method: str) -> tuple[str, str, np.ndarray | N
 
 
 def _relu_case(inst: _Instance, k: int, record: dict, case: Budget, probe: str | None = None,
-               known: tuple[Bounds, dict] | None = None) -> tuple[str, str, np.ndarray | None]:
+               known: tuple[Bounds, dict] | None = None, branching: str = "layers"
+               ) -> tuple[str, str, np.ndarray | None]:
     """ReLU-splitting branch and bound on case ``k`` within ``case``'s time, on the root bounds
     ``known`` (bounds and their record) or else by ``inst.bounds`` (with
     :data:`LP_BOUNDS_SHARE` of the time at most). ``probe``: a short run before the MILP,
     recorded under that name (``relu_probe``: on symbolic root bounds unless ``known``);
-    otherwise the run is the case's search, recorded as ``relu_split``."""
+    otherwise the run is the case's search, recorded as ``relu_split``. ``branching``: see
+    :func:`~surrogate.search.relu_bab.relu_split_bab`."""
     problem = inst.problems[k]
     if not isinstance(problem.input_set, Box):
         return "unknown", "none", None
@@ -756,7 +774,7 @@ def _relu_case(inst: _Instance, k: int, record: dict, case: Budget, probe: str |
                                     "symbolic" if probe else None)
     inst.say(f"case {k + 1}: ReLU splitting{' probe' if probe else ''} (budget "
              f"{case.remaining():.1f} s), {binfo['unstable']} unstable neurons")
-    res = relu_split_bab(problem, b, budget=case, threads=inst.jobs,
+    res = relu_split_bab(problem, b, budget=case, threads=inst.jobs, branching=branching,
                          confirm=partial(_confirms, inst.onnx_path, inst.network, inst.cases[k]),
                          progress=lambda m: inst.say(f"case {k + 1}: {m}"))
     info = res.to_dict()

@@ -6,7 +6,7 @@ space is split on the *signs of unstable ReLUs* instead. A **domain** is a set o
 box; its children fix one more neuron each way, so the two children cover the parent exactly.
 
 Bounding a domain (:mod:`surrogate.bounds.crown`, which states the soundness argument): the
-root's sound pre-activation bounds (``bounds``), a split neuron's side clipped at 0, and the unsafe
+domain's own sound pre-activation bounds, a split neuron's side clipped at 0, and the unsafe
 rows of the property bounded from below by back-substitution with optimised ``alpha`` (the lower
 lines' slopes) and ``beta`` (the splits' Lagrange multipliers), per domain and per row, inherited
 by the children; a conjunction of several rows also gets a mixed row ``mu . (C y - d)``
@@ -15,12 +15,34 @@ float64 and lowered by a rounding margin. A domain is **closed** when, for every
 one of its rows has a bound ``> 0``; ``unsat`` when every domain is closed. The disjuncts closed
 at the root are closed in every domain, so only the others' rows are bounded after it.
 
-Branching: filtered smart branching (De Palma et al., ICLR 2021) on the BaBSR intercept score
-(Bunel et al., JMLR 2020): for an unstable, unsplit neuron, ``sum_r |min(lambda_r, 0)| u (-l) /
-(u - l)`` over the rows still open (``lambda_r`` the row's coefficient on the neuron's output: what
-the neuron's upper line costs the bound, which a split removes); of the :data:`FSB_CANDIDATES`
-best, the one whose worse child bounds best. Domains are processed in batches, the lowest bound
-first.
+Intermediate bounds per domain (:func:`_domain_bounds`, with ``branching="layers"``): the
+root's are ``bounds``; before a domain's rows are bounded, every ReLU layer after its first
+split is bounded again by
+back-substitution (CROWN's slopes, no Lagrangian term) under the domain's splits, lowered by the
+rounding margin and intersected with the bounds the domain inherited from its parent. A split
+in an early layer thus tightens every later one (beta-CROWN recomputes intermediate bounds the
+same way); without it, splits in early layers barely moved the bound (mnist_fc 256x6
+``prop_7_0.03``, 148 unstable neurons: lowest bound -0.157 after 2700 domains either way). A
+domain whose bounds cross, or exclude one of its split sides, holds no point and is closed.
+
+Branching, on the BaBSR intercept score (Bunel et al., JMLR 2020): for an unstable, unsplit
+neuron, ``sum_r |min(lambda_r, 0)| u (-l) / (u - l)`` over the rows still open (``lambda_r`` the
+row's coefficient on the neuron's output: what the neuron's upper line costs the bound, which a
+split removes); of the :data:`FSB_CANDIDATES` best, the one whose worse child bounds best
+(filtered smart branching, De Palma et al., ICLR 2021). ``branching="layers"`` (the default)
+takes the candidates from the earliest ReLU layer that still has an unstable, unsplit neuron:
+with intermediate bounds per domain such a split tightens every later layer, which the
+candidates' one-step evaluation does not see (eran 9x200 ``idx_2971``: ``unsat`` in 377
+domains, 16 s; over all layers, open at -1.7 after 13695 domains). ``"output"`` takes them from
+every layer, on the root's intermediate bounds; it mostly splits neurons near the output,
+whose domains' minimising corners find counterexamples the layer order misses (mnist_fc 256x4
+``prop_6_0.05``: ``sat`` in 63 domains, 1 s, on symbolic bounds; with the layer order open
+after 742). Recomputing intermediate bounds there costs as much and pays little (splits near
+the output leave few layers after them), and it slowed the hunt: mnist_fc 2021 256x4
+``prop_1_0.05``, ``sat`` in 127 domains (1.8 s) without, open after 111 domains (9 s) with.
+Domains are processed in batches, the lowest bound first; a batch holds at most ``batch``
+domains and, from the time per domain of the batch before, at most what takes
+:data:`BATCH_MAX_S` and :data:`BATCH_SHARE` of the time left.
 
 Counterexamples: for every domain and row, the input corner that minimises the bound's linear
 function is run on the dense network in float64; a point in an unsafe disjunct is returned only
@@ -42,7 +64,7 @@ from typing import Any
 
 import numpy as np
 
-from surrogate.bounds.crown import CrownNet, MixedRows, optimise, torch_threads
+from surrogate.bounds.crown import BOUND_ROUND_REL, CrownNet, MixedRows, optimise, torch_threads
 from surrogate.bounds.interval import Bounds
 from surrogate.budget import Budget
 from surrogate.problems.verification import VerificationProblem
@@ -56,6 +78,12 @@ ROOT_STEPS = 40
 STEPS = 12
 #: Candidates per domain that filtered smart branching evaluates.
 FSB_CANDIDATES = 4
+#: How the neuron to split is chosen (see the module docstring).
+BRANCHINGS = ("layers", "output")
+#: A batch of domains is cut to last at most BATCH_MAX_S seconds and BATCH_SHARE of the time
+#: left (from the time per domain of the batch before).
+BATCH_MAX_S = 2.0
+BATCH_SHARE = 0.1
 
 
 @dataclass
@@ -66,6 +94,8 @@ class _Domain:
     beta: list  # per ReLU layer: float32 (R, n_i)
     lb: np.ndarray  # (R,) sound lower bounds of the rows
     logits: np.ndarray  # float32 (K, R0): the mixed rows' weights
+    lo: list | None = None  # per ReLU layer: float64 (n_i,) pre-activation bounds on the domain
+    up: list | None = None  # (None: the root's)
 
 
 class _Net(CrownNet):
@@ -83,6 +113,8 @@ class _Net(CrownNet):
         if self.relu[self.last]:
             lo, up = t.clamp(lo, min=0.0), t.clamp(up, min=0.0)
         self.v_mag = t.maximum(lo.abs(), up.abs())
+        self.root_lo = [self.lo_b[i].numpy() for i in self.relu_layers]
+        self.root_up = [self.up_b[i].numpy() for i in self.relu_layers]
         self._set_rows(t.from_numpy(np.vstack([c.C for c in problem.unsafe])),
                        t.from_numpy(np.concatenate([c.d for c in problem.unsafe])),
                        np.concatenate([np.full(c.C.shape[0], k)
@@ -136,6 +168,44 @@ def _key(lb: np.ndarray, group: np.ndarray, n_groups: int) -> float:
     return float(min(np.max(lb[group == k]) for k in range(n_groups)))
 
 
+def _domain_bounds(net: _Net, doms: list[_Domain], splits: dict,
+                   budget: Budget | None = None, refine: bool = True) -> np.ndarray:
+    """Load the batch's per-domain pre-activation bounds into ``net`` (``(B, n_i)`` per ReLU
+    layer) and, with ``refine``, tighten every layer after the first split one by CROWN under
+    each domain's splits (the split sides clipped at 0 in the layers below, the CROWN slopes,
+    no Lagrangian term: valid on the domain), lowered by the rounding margin as
+    :func:`~surrogate.bounds.crown.optimise` does, and intersected with the domain's bounds.
+    Returns the domains found empty (a neuron's bounds cross, or a split side is excluded by
+    its bounds): they hold no point, so they are closed. Once ``budget`` ends, the layers not
+    yet done keep the bounds the domains inherited."""
+    t = net.torch
+    B = len(doms)
+    empty = np.zeros(B, dtype=bool)
+    seen_split = False
+    for j, i in enumerate(net.relu_layers):
+        lo = np.stack([net.root_lo[j] if d.lo is None else d.lo[j] for d in doms])
+        up = np.stack([net.root_up[j] if d.up is None else d.up[j] for d in doms])
+        sp = splits[i].numpy()
+        if refine and seen_split and not (budget is not None and budget.expired()):
+            # (split neurons too: a bound excluding the split's side shows the domain empty)
+            need = np.flatnonzero(((lo < 0.0) & (up > 0.0)).any(axis=0))
+            m = need.size
+            if m:
+                G = t.zeros((2 * m, net.widths[i]), dtype=t.float64)
+                G[np.arange(m), need] = 1.0
+                G[m + np.arange(m), need] = -1.0
+                out = net.backward(G, t.zeros(2 * m, dtype=t.float64), i, post=False,
+                                   splits=splits, batch=B, magnitude=True)
+                sound = (out["lb"] - BOUND_ROUND_REL * out["S"]).numpy()
+                sound = np.where(np.isfinite(sound), sound, -np.inf)
+                lo[:, need] = np.maximum(lo[:, need], sound[:, :m])
+                up[:, need] = np.minimum(up[:, need], -sound[:, m:])
+        empty |= np.any((lo > up) | ((sp > 0) & (up < 0.0)) | ((sp < 0) & (lo > 0.0)), axis=1)
+        net.lo_b[i], net.up_b[i] = t.from_numpy(lo), t.from_numpy(up)
+        seen_split = seen_split or bool(np.any(sp != 0))
+    return empty
+
+
 def _filtered_smart_branching(net: _Net, splits: dict, alpha: dict, beta: dict, logits,
                               scores: dict) -> list[tuple[int, int]]:
     """Per domain, the neuron to split: of the :data:`FSB_CANDIDATES` best by the BaBSR score,
@@ -167,8 +237,14 @@ def _filtered_smart_branching(net: _Net, splits: dict, alpha: dict, beta: dict, 
         sel = lay == j
         if sel.any():
             sp[i][t.from_numpy(rows[sel]), t.from_numpy(neu[sel])] = t.from_numpy(sign[sel])
-    lb = net.rows_bound(logits[rep], splits=sp, alpha={i: alpha[i][rep] for i in layers},
-                        beta={i: beta[i][rep] for i in layers})["lb"].numpy()
+    saved = net.lo_b, net.up_b
+    net.lo_b = [b[rep] if b.dim() == 2 else b for b in saved[0]]
+    net.up_b = [b[rep] if b.dim() == 2 else b for b in saved[1]]
+    try:
+        lb = net.rows_bound(logits[rep], splits=sp, alpha={i: alpha[i][rep] for i in layers},
+                            beta={i: beta[i][rep] for i in layers})["lb"].numpy()
+    finally:
+        net.lo_b, net.up_b = saved
     worst = np.full(n_child, np.inf)
     for g in range(net.n_groups):
         worst = np.minimum(worst, lb[:, net.group == g].max(axis=1))
@@ -195,29 +271,37 @@ def relu_split_bab(
     max_domains: int = 20_000,
     threads: int = 1,
     progress: Callable[[str], None] | None = None,
+    branching: str = "layers",
 ) -> BabResult:
     """Branch and bound over ReLU signs on ``problem`` (see the module docstring); ``bounds``:
     sound pre-activation bounds of every layer over the problem's input box (the root's).
     ``threads``: torch's intra-op threads for the batched bounds (one by default: see
-    :func:`surrogate.bounds.crown.torch_threads`)."""
+    :func:`surrogate.bounds.crown.torch_threads`). ``branching``: ``"layers"`` (default) or
+    ``"output"`` (see the module docstring)."""
     if not isinstance(problem.input_set, Box):
         raise TypeError("ReLU splitting needs a box input set")
+    if branching not in BRANCHINGS:
+        raise ValueError(f"unknown branching {branching!r}; choose one of {', '.join(BRANCHINGS)}")
     import torch
 
     t0 = time.perf_counter()
     budget = budget or Budget.of(float("inf"))
     with torch.no_grad(), torch_threads(threads):
-        return _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0)
+        return _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0,
+                       branching)
 
 
-def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0) -> BabResult:
+def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0,
+            branching) -> BabResult:
     import torch
 
     net = _Net(problem, bounds)
     R = net.R
     counter = itertools.count()
-    stats: dict[str, Any] = {"strategy": "relu-split", "batches": 0, "splits": 0,
-                             "leaves_stuck": 0, "root_lower_bound": None, "probes": 0}
+    stats: dict[str, Any] = {"strategy": "relu-split", "branching": branching,
+                             "batches": 0, "splits": 0,
+                             "leaves_stuck": 0, "root_lower_bound": None, "probes": 0,
+                             "empty": 0}
 
     def probe(corners: np.ndarray) -> np.ndarray | None:
         stats["probes"] += len(corners)
@@ -247,12 +331,15 @@ def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0) 
                 for j, i in enumerate(net.relu_layers)}
         logits = torch.from_numpy(np.stack([d.logits for d in doms]).astype(np.float64))
         parent_lb = np.stack([d.lb for d in doms])
+        empty = _domain_bounds(net, doms, splits, budget, refine=branching == "layers")
         open_mask = torch.from_numpy(_open_rows(parent_lb, net.group, net.n_groups))
         out = optimise(net, None, None, net.last, post=True, steps=steps, alpha=alpha,
                        beta=beta, splits=splits, open_mask=open_mask, budget=budget,
                        keep_lambda=True, mixed=net.mixed, logits=logits)
         logits = out["logits"]
         lb = np.maximum(out["sound"], parent_lb)
+        lb[empty] = np.inf
+        stats["empty"] += int(empty.sum())
         scores = {}
         open_now = _open_rows(lb, net.group, net.n_groups)
         w = torch.from_numpy(open_now.astype(np.float64))
@@ -262,11 +349,21 @@ def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0) 
             inter = torch.where(unstable, up * (-lo) / torch.where(unstable, up - lo, 1.0), 0.0)
             neg = (-out["lambdas"][i].clamp(max=0.0) * w.unsqueeze(-1)).sum(1)
             scores[i] = torch.where(unstable, neg * inter, torch.full_like(inter, -1.0))
+        if branching == "layers":  # only the earliest layer with an unstable neuron left
+            taken = torch.zeros(len(doms), dtype=torch.bool)
+            for i in net.relu_layers:
+                has = (scores[i] >= 0.0).any(1)
+                scores[i] = torch.where(taken.unsqueeze(1), -1.0, scores[i])
+                taken |= has
         choice = _filtered_smart_branching(net, splits, alpha, beta, logits, scores)
         alphas = [alpha[i].numpy().astype(np.float32) for i in net.relu_layers]
         betas = [beta[i].numpy().astype(np.float32) for i in net.relu_layers]
         corners = out["corner"].numpy().reshape(-1, problem.network.n_inputs)
-        return lb, choice, alphas, betas, corners, logits.numpy().astype(np.float32)
+        los = [net.lo_b[i].numpy() for i in net.relu_layers]
+        ups = [net.up_b[i].numpy() for i in net.relu_layers]
+        dbounds = [([x[b].copy() for x in los], [x[b].copy() for x in ups])
+                   for b in range(len(doms))]
+        return lb, choice, alphas, betas, corners, logits.numpy().astype(np.float32), dbounds
 
     # ---- root
     zeros = [np.zeros(n, dtype=np.int8) for i, n in enumerate(net.widths) if net.relu[i]]
@@ -275,7 +372,7 @@ def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0) 
                     for a in net.start_alpha(R).values()],  # CROWN's choice
                    [np.zeros((R, net.widths[i]), dtype=np.float32) for i in net.relu_layers],
                    np.full(R, -np.inf), net.mixed.start(1)[0].numpy().astype(np.float32))
-    lb, choice, alphas, betas, corners, logits = bound_batch([root], ROOT_STEPS)
+    lb, choice, alphas, betas, corners, logits, dbounds = bound_batch([root], ROOT_STEPS)
     stats["root_lower_bound"] = _key(lb[0], net.group, net.n_groups)
     nodes, closed, max_depth = 1, 0, 0
     found = probe(corners)
@@ -294,10 +391,10 @@ def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0) 
     R = net.R
     heap: list[tuple[float, int, _Domain]] = []
     pending = [(root, lb[0][keep], choice[0], [a[0][keep] for a in alphas],
-                [b[0][keep] for b in betas], logits[0][mix_keep][:, base_keep])]
+                [b[0][keep] for b in betas], logits[0][mix_keep][:, base_keep], dbounds[0])]
 
     def branch(parent: _Domain, lb_p: np.ndarray, choice: tuple[int, int], a_p: list,
-               b_p: list, mix_p: np.ndarray) -> bool:
+               b_p: list, mix_p: np.ndarray, bounds_p: tuple) -> bool:
         """Push the two children of ``parent`` split on the chosen neuron; False if none."""
         best_layer, best_idx = choice
         if best_layer < 0:  # no unstable neuron left to split
@@ -307,7 +404,7 @@ def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0) 
             sp = [s.copy() for s in parent.splits]
             sp[best_layer][best_idx] = sign
             child = _Domain(parent.depth + 1, sp, [a.copy() for a in a_p],
-                            [b.copy() for b in b_p], lb_p.copy(), mix_p.copy())
+                            [b.copy() for b in b_p], lb_p.copy(), mix_p.copy(), *bounds_p)
             heapq.heappush(heap, (key, next(counter), child))
         stats["splits"] += 1
         return True
@@ -317,6 +414,7 @@ def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0) 
                                            for p in pending], default=np.inf)
 
     last_report = time.perf_counter()
+    per_domain = 0.0  # seconds per domain of the last batch
     while True:
         for item in pending:
             if not branch(*item):
@@ -330,8 +428,14 @@ def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0) 
             return result("unsat", None, nodes, closed, heap, max_depth, np.inf)
         if budget.expired() or len(heap) > max_domains:
             return result("unknown", None, nodes, closed, heap, max_depth, lowest())
-        take = [heapq.heappop(heap)[2] for _ in range(min(batch, len(heap)))]
-        lb, choice, alphas, betas, corners, logits = bound_batch(take, STEPS)
+        size = min(batch, len(heap))
+        if per_domain > 0.0:  # a batch takes at most BATCH_MAX_S, BATCH_SHARE of the time left
+            target = min(BATCH_MAX_S, BATCH_SHARE * budget.remaining())
+            size = max(1, min(size, int(target / per_domain)))
+        take = [heapq.heappop(heap)[2] for _ in range(size)]
+        t_batch = time.perf_counter()
+        lb, choice, alphas, betas, corners, logits, dbounds = bound_batch(take, STEPS)
+        per_domain = (time.perf_counter() - t_batch) / len(take)
         stats["batches"] += 1
         nodes += len(take)
         found = probe(corners)
@@ -341,7 +445,7 @@ def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0) 
         closed += int(shut.sum())
         for b in np.flatnonzero(~shut):
             pending.append((take[b], lb[b], choice[b], [a[b] for a in alphas],
-                            [x[b] for x in betas], logits[b]))
+                            [x[b] for x in betas], logits[b], dbounds[b]))
         if progress is not None and time.perf_counter() - last_report > 5.0:
             last_report = time.perf_counter()
             progress(f"ReLU splitting: {nodes} domains bounded, {closed} closed, "

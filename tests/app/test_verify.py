@@ -17,7 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from surrogate.app.verify import VerifyResult, check_counterexample, verify_instance
+from surrogate.app.verify import (
+    MILP_MAX_UNSTABLE,
+    VerifyResult,
+    check_counterexample,
+    verify_instance,
+)
 from surrogate.cli import main
 from surrogate.errors import InputError, ModelFileError, UnsupportedModelError
 from surrogate.network.onnx_io import onnxruntime_forward, read_onnx
@@ -242,37 +247,44 @@ def test_the_relu_probe_finds_a_counterexample_the_milp_phase_misses(vnncomp: Pa
     assert res.method == "relu-split"
     assert case["relu_probe"]["verdict"] == "sat" and case["relu_probe"]["nodes"] <= 8
     assert case["relu_probe"]["bounds"]["method"] == "symbolic"
+    assert case["relu_probe"]["branching"] == "output"
     assert res.details["strategy"]["chosen"] == "milp"
 
 
-def test_the_probe_on_the_case_bounds_proves_what_the_milp_cannot_start(vnncomp: Path) -> None:
-    # eran 9x200 idx_6998 (eps 0.015): after LP bounds 513 neurons stay unstable and the MILP
-    # did not finish its root node in 60 s; ReLU splitting on those same bounds closes it in a
-    # few domains (the probe on symbolic bounds before it does not)
+def test_relu_splitting_gets_the_whole_case_where_the_milp_cannot_start(vnncomp: Path) -> None:
+    # eran 9x200 idx_3539 (eps 0.015): after LP bounds ~740 neurons stay unstable, more than
+    # MILP_MAX_UNSTABLE (the MILP did not finish its root node in 60 s there); the ReLU
+    # splitting, each domain's intermediate bounds recomputed under its splits and branching in
+    # layer order, proves it in ~70 domains (6 s); the first probe (branching near the output,
+    # symbolic bounds) does not
     net = vnncomp / "eran_mnist_relu_9_200/onnx/mnist_relu_9_200.onnx"
-    prop = vnncomp / "eran_mnist_relu_9_200/vnnlib/mnist_spec_idx_6998_eps_0.01500.vnnlib"
+    prop = vnncomp / "eran_mnist_relu_9_200/vnnlib/mnist_spec_idx_3539_eps_0.01500.vnnlib"
     res = verify_instance(net, prop, time_limit_s=60)
     assert (res.result, res.method) == ("unsat", "relu-split")
     case = res.details["per_case"][0]
     assert case["relu_probe"]["verdict"] == "unknown"
+    assert case["relu_probe"]["branching"] == "output"
     assert case["relu_probe"]["bounds"]["method"] == "symbolic"
-    probe = case["relu_bounds_probe"]
-    assert probe["verdict"] == "unsat" and probe["nodes"] <= 16
-    assert probe["bounds"]["method"] == "lp"
-    assert probe["bounds"]["unstable"] < case["relu_probe"]["bounds"]["unstable"]
-    assert "runs" not in case  # no MILP was needed
+    split = case["relu_split"]
+    assert split["verdict"] == "unsat" and split["branching"] == "layers"
+    assert split["bounds"]["method"] == "lp"
+    assert split["bounds"]["unstable"] > MILP_MAX_UNSTABLE
+    assert "relu_bounds_probe" not in case and "runs" not in case  # no MILP
+    assert res.wall_s <= 60 + 2.0
 
 
 def test_the_milp_after_the_probes_reuses_the_case_bounds(vnncomp: Path) -> None:
-    # mnist_fc 256x4 prop_6_0.03 is unsat and hard: both probes end without an answer, and the
-    # portfolio's dense MILP is built on the bounds the second probe had (not computed again)
+    # mnist_fc 256x4 prop_10_0.05 is hard (open at 60 s): its LP bounds leave 161 unstable
+    # neurons, few enough for the MILP; both probes end without an answer, and the portfolio's
+    # dense MILP is built on the bounds the second probe had (not computed again)
     net = vnncomp / "mnist_fc/onnx/mnist-net_256x4.onnx"
-    prop = vnncomp / "mnist_fc/vnnlib_2022/prop_6_0.03.vnnlib"
+    prop = vnncomp / "mnist_fc/vnnlib_2022/prop_10_0.05.vnnlib"
     res = verify_instance(net, prop, time_limit_s=12)
     assert res.result == "timeout"
     case = res.details["per_case"][0]
     probe = case["relu_bounds_probe"]
     assert probe["verdict"] == "unknown" and probe["bounds"]["method"] == "lp"
+    assert probe["bounds"]["unstable"] <= MILP_MAX_UNSTABLE and "relu_split" not in case
     assert probe["bounds"]["time_s"] > 0.5  # the LP tightening ran once, here
     dense = [r for r in case["runs"] if r["label"] == "dense"]
     assert dense and dense[0]["bounds"]["time_s"] < 0.1

@@ -163,3 +163,108 @@ def test_a_network_without_relus_is_decided_at_the_root() -> None:
         problem = VerificationProblem(net, box, (Conjunction(np.array([[1.0]]), np.array([d])),))
         res = relu_split_bab(problem, compute_bounds(net, box, "symbolic"))
         assert res.verdict == truth and res.nodes == 1
+
+
+def _domains(net, problem, splits_np):
+    from surrogate.search.relu_bab import _Domain, _Net
+
+    b = compute_bounds(net, problem.input_set, "symbolic")
+    engine = _Net(problem, b)
+    doms = [_Domain(0, [s[d] for s in splits_np], [], [], np.zeros(1), np.zeros((0, 1)))
+            for d in range(splits_np[0].shape[0])]
+    splits = {i: torch.from_numpy(np.stack([d.splits[j] for d in doms]))
+              for j, i in enumerate(engine.relu_layers)}
+    return engine, doms, splits, b
+
+
+def test_the_bounds_of_a_domain_under_its_splits_hold_every_point_of_it() -> None:
+    # per-domain intermediate bounds (CROWN under the domain's splits): every sampled point whose
+    # signs match the splits lies inside them, and the splits do tighten later layers
+    from surrogate.search.relu_bab import _domain_bounds
+
+    net = random_mlp((5, 16, 16, 16, 2), seed=11)
+    box = Box(np.full(5, -1.0), np.full(5, 1.0))
+    problem = VerificationProblem(net, box, (Conjunction(np.array([[1.0, -1.0]]),
+                                                         np.array([0.0])),))
+    xs = _samples(box, 20000, 3)
+    zs = net.pre_activations(xs)
+    rng = np.random.default_rng(4)
+    B = 24
+    splits_np = [np.zeros((B, 16), dtype=np.int8) for _ in range(3)]
+    members = np.ones((B, len(xs)), dtype=bool)
+    for d in range(B):
+        z0 = net.pre_activations(xs[rng.integers(len(xs))][None])
+        for _ in range(5):
+            j, k = int(rng.integers(2)), int(rng.integers(16))  # layers 0 and 1 only
+            sign = 1 if z0[j][0, k] >= 0 else -1
+            splits_np[j][d, k] = sign
+            members[d] &= zs[j][:, k] * sign >= 0
+    engine, doms, splits, b = _domains(net, problem, splits_np)
+    empty = _domain_bounds(engine, doms, splits)
+    tightened = checked = 0
+    for d in range(B):
+        if not members[d].any():
+            continue
+        checked += 1
+        assert not empty[d]  # it holds points
+        for i in engine.relu_layers:
+            lo, up = engine.lo_b[i][d].numpy(), engine.up_b[i][d].numpy()
+            z = zs[i][members[d]]
+            assert np.all(z >= lo) and np.all(z <= up)
+            tightened += int(np.sum(lo > b.lower[i] + 1e-9) + np.sum(up < b.upper[i] - 1e-9))
+    assert checked >= 12 and tightened > 20
+
+
+def test_a_domain_whose_splits_contradict_each_other_is_found_empty() -> None:
+    # h = relu(x) split inactive (x <= 0, so h = 0), then z = h - 0.5 split active (z >= 0):
+    # no point; its sibling with z split inactive holds every x <= 0
+    from surrogate.search.relu_bab import _domain_bounds
+
+    net = Network((DenseLayer(np.array([[1.0]]), np.zeros(1)),
+                   DenseLayer(np.array([[1.0]]), np.array([-0.5])),
+                   DenseLayer(np.array([[1.0]]), np.zeros(1), "linear")))
+    box = Box(np.array([-1.0]), np.array([1.0]))
+    problem = VerificationProblem(net, box, (Conjunction(np.array([[1.0]]), np.array([-1.0])),))
+    splits_np = [np.array([[-1], [-1]], dtype=np.int8), np.array([[1], [-1]], dtype=np.int8)]
+    engine, doms, splits, _ = _domains(net, problem, splits_np)
+    assert _domain_bounds(engine, doms, splits).tolist() == [True, False]
+    # the sibling's z is -0.5 exactly (x <= 0): tightened from the root's [-0.5, 0.5]
+    assert b_root_upper(net, box) == pytest.approx(0.5)
+    assert -0.5 - 1e-6 <= float(engine.lo_b[1][1]) <= float(engine.up_b[1][1]) <= -0.5 + 1e-6
+
+
+def b_root_upper(net: Network, box: Box) -> float:
+    return float(compute_bounds(net, box, "symbolic").upper[1][0])
+
+
+def test_both_branchings_give_the_exact_oracle_s_verdict_where_the_tree_must_grow() -> None:
+    # 2-12-12-12-2 nets, threshold 0.02 on either side of the exact minimum of y0 - y1 (rational
+    # arithmetic, exact_oracle): the unsat side needs tens to hundreds of domains, each bounded
+    # with its own intermediate bounds
+    from exact_oracle import exact_minimum
+
+    lo, hi = np.full(2, -1.0), np.full(2, 1.0)
+    box = Box(lo, hi)
+    C = np.array([[1.0, -1.0]])
+    grown = 0
+    for seed in (0, 2, 3):
+        net = random_mlp((2, 12, 12, 12, 2), seed=seed)
+        m = float(exact_minimum(net, lo, hi, [(C, np.zeros(1))]).value)
+        bounds = compute_bounds(net, box, "symbolic")
+        for delta, truth in ((0.02, "unsat"), (-0.02, "sat")):
+            problem = VerificationProblem(net, box, (Conjunction(C, np.array([m - delta])),))
+            for branching in ("layers", "output"):
+                res = relu_split_bab(problem, bounds, budget=Budget.of(20), branching=branching)
+                assert res.stats["branching"] == branching
+                assert res.verdict == truth, (seed, branching, res.to_dict())
+                grown += res.nodes > 10
+    assert grown >= 3
+
+
+def test_an_unknown_branching_is_refused_before_any_work() -> None:
+    case = make_case("random", 41)
+    box = Box(case.lower, case.upper)
+    problem = VerificationProblem(case.network, box,
+                                  tuple(Conjunction(C, d) for C, d in case.conjunctions))
+    with pytest.raises(ValueError, match="unknown branching 'deep'; choose one of layers, output"):
+        relu_split_bab(problem, compute_bounds(case.network, box, "symbolic"), branching="deep")
