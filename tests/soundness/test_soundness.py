@@ -98,15 +98,20 @@ def test_no_wrong_answer_on_a_sample_of_every_family(tmp_path: Path, strategy: s
     assert answers["sat"] >= 5 and answers["unsat"] >= 3, counts
 
 
+@pytest.mark.parametrize("whole_case", [False, True], ids=["probes-then-milp", "relu-split-case"])
 def test_the_deep_network_route_never_contradicts_the_oracle(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # the route `auto` takes on deep networks with many inputs (two ReLU-splitting probes, the
-    # second on the case's LP bounds, then the MILP built on those same bounds), forced onto the
-    # tiny nets of every family, badly scaled ones included
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, whole_case: bool) -> None:
+    # the route `auto` takes on deep networks with many inputs (a ReLU-splitting probe branching
+    # near the output, then on the case's LP bounds either a second probe and the MILP built on
+    # those same bounds, or, past MILP_MAX_UNSTABLE unstable neurons, the ReLU splitting in layer
+    # order with per-domain intermediate bounds for the whole case), forced onto the tiny nets
+    # of every family, badly scaled ones included
     from surrogate.app import verify
 
     monkeypatch.setattr(verify, "INPUT_SPLIT_MAX_INPUTS", 0)
     monkeypatch.setattr(verify, "RELU_PROBE_MIN_LAYERS", 1)
+    if whole_case:
+        monkeypatch.setattr(verify, "MILP_MAX_UNSTABLE", -1)
     cases = [make_case(f, seed, MARGINS[(seed + k) % len(MARGINS)])
              for k, f in enumerate(sorted(FAMILIES)) for seed in range(5)]
     wrong, answers, routes = [], Counter(), Counter()
@@ -116,10 +121,15 @@ def test_the_deep_network_route_never_contradicts_the_oracle(
         if why is not None:
             wrong.append(f"{case.name}: {why}")
         for rec in details["per_case"]:
-            routes.update(key for key in ("relu_probe", "relu_bounds_probe", "runs") if key in rec)
+            routes.update(key for key in ("relu_probe", "relu_bounds_probe", "relu_split",
+                                          "runs") if key in rec)
     assert wrong == []
     assert answers["sat"] >= 3 and answers["unsat"] >= 3, answers
-    assert routes["relu_bounds_probe"] >= 5 and routes["runs"] >= 3, routes
+    if whole_case:
+        assert routes["relu_split"] >= 5 and routes["relu_bounds_probe"] == 0, routes
+    else:
+        assert routes["relu_bounds_probe"] >= 5 and routes["runs"] >= 3, routes
+        assert routes["relu_split"] == 0, routes
 
 
 @pytest.mark.slow
