@@ -652,6 +652,8 @@ def _verify(
         known: tuple[Bounds, dict] | None = None  # the case's bounds, once computed
         if (strategy == "auto" and chosen == "milp"
                 and _probe_pays(network, problems[k], surrogate is not None)):
+            import torch  # noqa: F401  (a cold import takes ~0.9 s: not the probe's time)
+
             probe = case.until(time.perf_counter() + min(RELU_PROBE_SHARE * case.remaining(),
                                                          RELU_PROBE_MAX_S))
             verdict, how, x = _relu_case(inst, k, record, probe, probe="relu_probe",
