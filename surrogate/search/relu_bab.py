@@ -174,22 +174,26 @@ def _key(lb: np.ndarray, group: np.ndarray, n_groups: int) -> float:
 def _domain_bounds(net: _Net, doms: list[_Domain], splits: dict,
                    budget: Budget | None = None, refine: bool = True) -> np.ndarray:
     """Load the batch's per-domain pre-activation bounds into ``net`` (``(B, n_i)`` per ReLU
-    layer) and, with ``refine``, tighten every layer after the first split one by CROWN under
+    layer) and tighten every layer after the first split one by CROWN under
     each domain's splits (the split sides clipped at 0 in the layers below, the CROWN slopes,
     no Lagrangian term: valid on the domain), lowered by the rounding margin as
     :func:`~surrogate.bounds.crown.optimise` does, and intersected with the domain's bounds.
     Returns the domains found empty (a neuron's bounds cross, or a split side is excluded by
     its bounds): they hold no point, so they are closed. Once ``budget`` ends, the layers not
-    yet done keep the bounds the domains inherited."""
+    yet done keep the bounds the domains inherited. Without ``refine`` the search keeps the
+    root's bounds in ``net`` for every domain (its domains carry none: ``lo``/``up`` None), and
+    no domain is found empty."""
     t = net.torch
     B = len(doms)
     empty = np.zeros(B, dtype=bool)
+    if not refine:  # every domain keeps the root's bounds, already in ``net``
+        return empty
     seen_split = False
     for j, i in enumerate(net.relu_layers):
         lo = np.stack([net.root_lo[j] if d.lo is None else d.lo[j] for d in doms])
         up = np.stack([net.root_up[j] if d.up is None else d.up[j] for d in doms])
         sp = splits[i].numpy()
-        if refine and seen_split and not (budget is not None and budget.expired()):
+        if seen_split and not (budget is not None and budget.expired()):
             # (split neurons too: a bound excluding the split's side shows the domain empty)
             need = np.flatnonzero(((lo < 0.0) & (up > 0.0)).any(axis=0))
             m = need.size
@@ -299,6 +303,7 @@ def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0,
     import torch
 
     net = _Net(problem, bounds)
+    refine = branching == "layers"  # intermediate bounds per domain (module docstring)
     R = net.R
     counter = itertools.count()
     stats: dict[str, Any] = {"strategy": "relu-split", "branching": branching,
@@ -334,7 +339,7 @@ def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0,
                 for j, i in enumerate(net.relu_layers)}
         logits = torch.from_numpy(np.stack([d.logits for d in doms]).astype(np.float64))
         parent_lb = np.stack([d.lb for d in doms])
-        empty = _domain_bounds(net, doms, splits, budget, refine=branching == "layers")
+        empty = _domain_bounds(net, doms, splits, budget, refine)
         open_mask = torch.from_numpy(_open_rows(parent_lb, net.group, net.n_groups))
         out = optimise(net, None, None, net.last, post=True, steps=steps, alpha=alpha,
                        beta=beta, splits=splits, open_mask=open_mask, budget=budget,
@@ -362,10 +367,14 @@ def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0,
         alphas = [alpha[i].numpy().astype(np.float32) for i in net.relu_layers]
         betas = [beta[i].numpy().astype(np.float32) for i in net.relu_layers]
         corners = out["corner"].numpy().reshape(-1, problem.network.n_inputs)
-        los = [net.lo_b[i].numpy() for i in net.relu_layers]
-        ups = [net.up_b[i].numpy() for i in net.relu_layers]
-        dbounds = [([x[b].copy() for x in los], [x[b].copy() for x in ups])
-                   for b in range(len(doms))]
+        dbounds: list[tuple[list | None, list | None]]
+        if refine:
+            los = [net.lo_b[i].numpy() for i in net.relu_layers]
+            ups = [net.up_b[i].numpy() for i in net.relu_layers]
+            dbounds = [([x[b].copy() for x in los], [x[b].copy() for x in ups])
+                       for b in range(len(doms))]
+        else:
+            dbounds = [(None, None)] * len(doms)
         return lb, choice, alphas, betas, corners, logits.numpy().astype(np.float32), dbounds
 
     # ---- root
