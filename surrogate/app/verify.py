@@ -71,7 +71,7 @@ from threadpoolctl import threadpool_limits
 from surrogate.app.build import build_milp
 from surrogate.app.portfolio import MilpJob, portfolio
 from surrogate.app.run import RunResult, Surrogate, make_surrogate, run_milp
-from surrogate.bounds import LP_SHARE, Bounds, compute_bounds
+from surrogate.bounds import ALPHA_SHARE, LP_SHARE, Bounds, compute_bounds, lp_start
 from surrogate.bounds import METHODS as BOUNDS_METHODS
 from surrogate.budget import Budget
 from surrogate.errors import InputError, UnsupportedModelError
@@ -361,12 +361,22 @@ def _attack_all(
 
 
 def _bounds_for(inst: _Instance, net: Network, k: int, budget: Budget,
-                method: str | None = None) -> tuple[Bounds, dict]:
+                method: str | None = None, initial: Bounds | None = None
+                ) -> tuple[Bounds, dict]:
+    """Bounds of case ``k`` on ``net`` by ``method`` (default ``--bounds``) with
+    :data:`LP_BOUNDS_SHARE` of ``budget``'s time, and their record. ``method="start"``:
+    with ``--bounds lp``, what the LP starts from (:func:`~surrogate.bounds.lp_start`, with
+    its share of that time), which ``initial`` then passes back to the LP; otherwise the
+    bounds of ``--bounds`` (``initial`` is ignored by the methods other than the LP)."""
     t0 = time.perf_counter()
-    b = compute_bounds(
-        net, inst.problems[k].input_set, method or inst.bounds,
-        time_limit_s=LP_BOUNDS_SHARE * budget.remaining(),
-    )
+    limit = LP_BOUNDS_SHARE * budget.remaining()
+    input_set = inst.problems[k].input_set
+    if method == "start":
+        b = (lp_start(net, input_set, time_limit_s=ALPHA_SHARE * limit) if inst.bounds == "lp"
+             else compute_bounds(net, input_set, inst.bounds))
+    else:
+        b = compute_bounds(net, input_set, method or inst.bounds, time_limit_s=limit,
+                           initial=initial)
     info: dict[str, Any] = {"method": b.method, "time_s": time.perf_counter() - t0}
     counts = b.counts(net)
     info.update({key: counts[key] for key in ("unstable", "active", "inactive")})
@@ -659,7 +669,12 @@ def _verify(
             verdict, how, x = _relu_case(inst, k, record, probe, probe="relu_probe",
                                          branching="output")
             if verdict == "unknown" and not case.expired():
-                known = _bounds_for(inst, network, k, case)
+                known = _bounds_for(inst, network, k, case, "start")
+                if inst.bounds == "lp" and known[1]["unstable"] <= MILP_MAX_UNSTABLE:
+                    # the MILP's bounds: tightened by the LP (for the ReLU splitting, the LP
+                    # after optimised back-substitution tightened at most one neuron on eran
+                    # 9x200 in 13 s: its time goes to the splitting instead)
+                    known = _bounds_for(inst, network, k, case, initial=known[0])
                 if known[1]["unstable"] > MILP_MAX_UNSTABLE:  # the MILP would not get far
                     verdict, how, x = _relu_case(inst, k, record, case, known=known)
                 else:
@@ -765,7 +780,8 @@ def _relu_case(inst: _Instance, k: int, record: dict, case: Budget, probe: str |
                ) -> tuple[str, str, np.ndarray | None]:
     """ReLU-splitting branch and bound on case ``k`` within ``case``'s time, on the root bounds
     ``known`` (bounds and their record) or else by ``inst.bounds`` (with
-    :data:`LP_BOUNDS_SHARE` of the time at most). ``probe``: a short run before the MILP,
+    :data:`LP_BOUNDS_SHARE` of the time at most; for ``lp``, only what the LP starts from:
+    see :func:`_bounds_for`). ``probe``: a short run before the MILP,
     recorded under that name (``relu_probe``: on symbolic root bounds unless ``known``);
     otherwise the run is the case's search, recorded as ``relu_split``. ``branching``: see
     :func:`~surrogate.search.relu_bab.relu_split_bab`."""
@@ -773,7 +789,7 @@ def _relu_case(inst: _Instance, k: int, record: dict, case: Budget, probe: str |
     if not isinstance(problem.input_set, Box):
         return "unknown", "none", None
     b, binfo = known or _bounds_for(inst, inst.network, k, case,
-                                    "symbolic" if probe else None)
+                                    "symbolic" if probe else "start")
     inst.say(f"case {k + 1}: ReLU splitting{' probe' if probe else ''} (budget "
              f"{case.remaining():.1f} s), {binfo['unstable']} unstable neurons")
     res = relu_split_bab(problem, b, budget=case, threads=inst.jobs, branching=branching,

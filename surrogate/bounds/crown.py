@@ -370,10 +370,12 @@ def alpha_bounds(network: Network, box: Box, initial: Bounds, *, steps: int = AL
     neurons, each row with its own ``alpha`` for every earlier layer, intersected with the
     bounds it had. Never looser than ``initial``; stops (keeping what is done) when ``budget``
     ends. The output layer is left as it is. ``threads``: torch's threads meanwhile (see
-    :func:`torch_threads`)."""
+    :func:`torch_threads`). The result's ``method`` is ``"alpha"`` and its ``slopes`` the best
+    ``alpha`` of every layer's rows (see :class:`~surrogate.bounds.interval.Bounds`)."""
     import torch
 
     t0 = time.perf_counter()
+    slopes: dict = {}
     lowers = [np.array(a, dtype=np.float64) for a in initial.lower]
     uppers = [np.array(a, dtype=np.float64) for a in initial.upper]
     net = CrownNet(network, box, initial)
@@ -391,14 +393,15 @@ def alpha_bounds(network: Network, box: Box, initial: Bounds, *, steps: int = AL
             h = torch.zeros(2 * m, dtype=torch.float64)
             alpha = net.start_alpha(2 * m, below=i)
             out = optimise(net, G, h, i, post=False, steps=steps, alpha=alpha, budget=budget)
+            slopes[i] = (idx, {j: a[0].numpy().astype(np.float32) for j, a in alpha.items()})
             sound = out["sound"][0]
             lo_new = np.maximum(lowers[i][idx], sound[:m])
             up_new = np.minimum(uppers[i][idx], -sound[m:])
             lowers[i][idx], uppers[i][idx] = lo_new, up_new
             net.lo_b[i] = torch.from_numpy(lowers[i])
             net.up_b[i] = torch.from_numpy(uppers[i])
-    return Bounds(tuple(lowers), tuple(uppers), initial.method,
-                  initial.time_s + time.perf_counter() - t0)
+    return Bounds(tuple(lowers), tuple(uppers), "alpha",
+                  initial.time_s + time.perf_counter() - t0, slopes)
 
 
 def box_alpha_bounds(network: Network, G: np.ndarray, h: np.ndarray, lo: np.ndarray,

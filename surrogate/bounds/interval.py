@@ -25,7 +25,7 @@ widening.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -62,14 +62,23 @@ ROUND_REL = 1e-10
 class Bounds:
     """Pre-activation bounds ``lower[k] <= z_k <= upper[k]`` of every layer ``k`` of a network.
 
-    ``method`` says how they were computed (``"interval"``, ``"symbolic"`` or ``"lp"``) and
-    ``time_s`` how long it took (including the cheaper methods it started from).
+    ``method`` says how they were computed (``"interval"``, ``"symbolic"``, ``"alpha"`` or
+    ``"lp"``) and ``time_s`` how long it took (including the cheaper methods it started from).
+
+    ``slopes``: where optimised back-substitution computed them
+    (:func:`surrogate.bounds.crown.alpha_bounds`), its best lower-line slopes, per ReLU layer
+    ``i``: ``(idx, {j: a})``, ``idx`` the neurons of layer ``i`` it bounded and ``a`` ``(2 m,
+    n_j)`` the slopes in every ReLU layer ``j < i`` of their lower rows, then their upper rows
+    (``m = idx.size``). Any slope in ``[0, 1]`` gives a valid bound, so these are a starting
+    point, not a claim: :mod:`surrogate.search.relu_bab` reuses them for every domain's
+    intermediate bounds. Not part of equality.
     """
 
     lower: tuple[np.ndarray, ...]
     upper: tuple[np.ndarray, ...]
     method: str
     time_s: float
+    slopes: dict | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         lo = tuple(np.asarray(a, dtype=np.float64) for a in self.lower)

@@ -331,4 +331,5 @@ def lp_bounds(
         new_lo, new_hi = intersect(lowers[i], uppers[i], widen_down(lo, mag), widen_up(hi, mag))
         changed = changed or bool(np.any(new_lo > lowers[i]) or np.any(new_hi < uppers[i]))
         lowers[i], uppers[i] = new_lo, new_hi
-    return Bounds(tuple(lowers), tuple(uppers), "lp", time.perf_counter() - t0)
+    return Bounds(tuple(lowers), tuple(uppers), "lp", time.perf_counter() - t0,
+                  None if initial is None else initial.slopes)

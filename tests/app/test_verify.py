@@ -252,11 +252,12 @@ def test_the_relu_probe_finds_a_counterexample_the_milp_phase_misses(vnncomp: Pa
 
 
 def test_relu_splitting_gets_the_whole_case_where_the_milp_cannot_start(vnncomp: Path) -> None:
-    # eran 9x200 idx_3539 (eps 0.015): after LP bounds ~740 neurons stay unstable, more than
-    # MILP_MAX_UNSTABLE (the MILP did not finish its root node in 60 s there); the ReLU
-    # splitting, each domain's intermediate bounds recomputed under its splits and branching in
-    # layer order, proves it in ~70 domains (6 s); the first probe (branching near the output,
-    # symbolic bounds) does not
+    # eran 9x200 idx_3539 (eps 0.015): after optimised back-substitution ~740 neurons stay
+    # unstable, more than MILP_MAX_UNSTABLE (the MILP did not finish its root node in 60 s
+    # there), so no LP runs (it tightened at most one neuron more on eran); the ReLU
+    # splitting, each domain's intermediate bounds recomputed under its splits with the root's
+    # optimised slopes and branching in layer order, proves it in ~70 domains (6 s); the first
+    # probe (branching near the output, symbolic bounds) does not
     net = vnncomp / "eran_mnist_relu_9_200/onnx/mnist_relu_9_200.onnx"
     prop = vnncomp / "eran_mnist_relu_9_200/vnnlib/mnist_spec_idx_3539_eps_0.01500.vnnlib"
     res = verify_instance(net, prop, time_limit_s=60)
@@ -267,7 +268,7 @@ def test_relu_splitting_gets_the_whole_case_where_the_milp_cannot_start(vnncomp:
     assert case["relu_probe"]["bounds"]["method"] == "symbolic"
     split = case["relu_split"]
     assert split["verdict"] == "unsat" and split["branching"] == "layers"
-    assert split["bounds"]["method"] == "lp"
+    assert split["bounds"]["method"] == "alpha"
     assert split["bounds"]["unstable"] > MILP_MAX_UNSTABLE
     assert "relu_bounds_probe" not in case and "runs" not in case  # no MILP
     assert res.wall_s <= 60 + 2.0

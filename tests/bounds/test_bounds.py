@@ -467,3 +467,30 @@ def test_lp_bounds_started_from_alpha_crown_are_sound_and_at_least_as_tight() ->
     # little: each LP starts from other bounds of the layers before)
     assert width["combined"] <= width["alone"] * (1 + 1e-9)
     assert combined.counts(net)["unstable"] <= alone.counts(net)["unstable"]
+
+
+def test_the_lp_started_from_lp_start_keeps_its_slopes_and_equals_compute_bounds_lp() -> None:
+    from surrogate.bench.networks import random_mlp
+    from surrogate.bounds import lp_start
+
+    net = random_mlp((64, 16, 16, 16, 3), seed=5)
+    box = Box(np.full(64, -0.2), np.full(64, 0.2))
+    start = lp_start(net, box, time_limit_s=math.inf)
+    assert start.method == "alpha" and start.slopes
+    for i, (idx, by) in start.slopes.items():
+        # the neurons unstable before the layer was tightened: a superset of those after
+        unstable = np.flatnonzero((start.lower[i] < 0) & (start.upper[i] > 0))
+        assert set(by) == set(range(i)) and set(unstable) <= set(idx)
+        for a in by.values():
+            assert a.shape == (2 * idx.size, 16) and a.min() >= 0.0 and a.max() <= 1.0
+    lp = compute_bounds(net, box, "lp", time_limit_s=math.inf, initial=start)
+    assert lp.method == "lp" and lp.slopes is start.slopes
+    alone = compute_bounds(net, box, "lp", time_limit_s=math.inf)
+    for k in range(len(net.layers)):
+        np.testing.assert_allclose(lp.lower[k], alone.lower[k], rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(lp.upper[k], alone.upper[k], rtol=1e-6, atol=1e-6)
+    # below the share of networks where alpha-CROWN pays: plain symbolic bounds, no slopes
+    small = random_mlp((8, 16, 16, 3), seed=5)
+    sbox = Box(np.full(8, -0.2), np.full(8, 0.2))
+    plain = lp_start(small, sbox, time_limit_s=math.inf)
+    assert plain.method == "symbolic" and plain.slopes is None

@@ -165,11 +165,28 @@ def test_a_network_without_relus_is_decided_at_the_root() -> None:
         assert res.verdict == truth and res.nodes == 1
 
 
-def _domains(net, problem, splits_np):
+def _with_slopes(net: Network, box: Box, slopes: str):
+    """Root bounds whose ``slopes`` are none (CROWN's are used), alpha-CROWN's optimised ones,
+    or random ones in [0, 1] (any slope is valid: the bounds must hold all the same)."""
+    b = compute_bounds(net, box, "symbolic")
+    if slopes == "crown":
+        return b
+    opt = alpha_bounds(net, box, b)
+    assert opt.slopes, "alpha_bounds keeps its slopes"
+    if slopes == "root":
+        return opt
+    rng = np.random.default_rng(7)
+    rand = {i: (idx, {j: rng.random(a.shape).astype(np.float32) for j, a in by.items()})
+            for i, (idx, by) in opt.slopes.items()}
+    return type(opt)(opt.lower, opt.upper, opt.method, opt.time_s, rand)
+
+
+def _domains(net, problem, splits_np, slopes: str = "crown"):
     from surrogate.search.relu_bab import _Domain, _Net
 
-    b = compute_bounds(net, problem.input_set, "symbolic")
+    b = _with_slopes(net, problem.input_set, slopes)
     engine = _Net(problem, b)
+    assert bool(engine.slopes) == (slopes != "crown")
     doms = [_Domain(0, [s[d] for s in splits_np], [], [], np.zeros(1), np.zeros((0, 1)))
             for d in range(splits_np[0].shape[0])]
     splits = {i: torch.from_numpy(np.stack([d.splits[j] for d in doms]))
@@ -177,9 +194,11 @@ def _domains(net, problem, splits_np):
     return engine, doms, splits, b
 
 
-def test_the_bounds_of_a_domain_under_its_splits_hold_every_point_of_it() -> None:
-    # per-domain intermediate bounds (CROWN under the domain's splits): every sampled point whose
-    # signs match the splits lies inside them, and the splits do tighten later layers
+@pytest.mark.parametrize("slopes", ["crown", "root", "random"])
+def test_the_bounds_of_a_domain_under_its_splits_hold_every_point_of_it(slopes: str) -> None:
+    # per-domain intermediate bounds (back-substitution under the domain's splits, with CROWN's
+    # slopes, the root's optimised ones or random ones): every sampled point whose signs match
+    # the splits lies inside them, and the splits do tighten later layers
     from surrogate.search.relu_bab import _domain_bounds
 
     net = random_mlp((5, 16, 16, 16, 2), seed=11)
@@ -199,7 +218,7 @@ def test_the_bounds_of_a_domain_under_its_splits_hold_every_point_of_it() -> Non
             sign = 1 if z0[j][0, k] >= 0 else -1
             splits_np[j][d, k] = sign
             members[d] &= zs[j][:, k] * sign >= 0
-    engine, doms, splits, b = _domains(net, problem, splits_np)
+    engine, doms, splits, b = _domains(net, problem, splits_np, slopes)
     empty = _domain_bounds(engine, doms, splits)
     tightened = checked = 0
     for d in range(B):
@@ -212,7 +231,29 @@ def test_the_bounds_of_a_domain_under_its_splits_hold_every_point_of_it() -> Non
             z = zs[i][members[d]]
             assert np.all(z >= lo) and np.all(z <= up)
             tightened += int(np.sum(lo > b.lower[i] + 1e-9) + np.sum(up < b.upper[i] - 1e-9))
-    assert checked >= 12 and tightened > 20
+    assert checked >= 12 and tightened > (0 if slopes == "random" else 20)
+
+
+def test_slopes_that_do_not_fit_the_network_are_left_out() -> None:
+    from surrogate.search.relu_bab import _Net
+
+    net = random_mlp((5, 16, 16, 16, 2), seed=11)
+    box = Box(np.full(5, -1.0), np.full(5, 1.0))
+    problem = VerificationProblem(net, box, (Conjunction(np.array([[1.0, -1.0]]),
+                                                         np.array([0.0])),))
+    b = alpha_bounds(net, box, compute_bounds(net, box, "symbolic"))
+    idx, by = b.slopes[2]
+    bad = {2: (idx, {j: a[:, :-1] for j, a in by.items()}),  # one column short
+           1: (np.array([99]), {0: np.zeros((2, 16), dtype=np.float32)})}  # no neuron 99
+    wrong = type(b)(b.lower, b.upper, b.method, b.time_s, bad)
+    assert _Net(problem, wrong).slopes == {}
+    engine = _Net(problem, b)
+    assert set(engine.slopes) == set(b.slopes)
+    for i, (idx, by) in b.slopes.items():  # row r of neuron idx[r]: lower, then upper
+        for j, a in by.items():
+            table = engine.slopes[i][j].numpy()
+            assert np.array_equal(table[idx], a[:idx.size].astype(np.float64))
+            assert np.array_equal(table[16 + idx], a[idx.size:].astype(np.float64))
 
 
 def test_a_domain_whose_splits_contradict_each_other_is_found_empty() -> None:
@@ -250,13 +291,16 @@ def test_both_branchings_give_the_exact_oracle_s_verdict_where_the_tree_must_gro
     for seed in (0, 2, 3):
         net = random_mlp((2, 12, 12, 12, 2), seed=seed)
         m = float(exact_minimum(net, lo, hi, [(C, np.zeros(1))]).value)
-        bounds = compute_bounds(net, box, "symbolic")
         for delta, truth in ((0.02, "unsat"), (-0.02, "sat")):
             problem = VerificationProblem(net, box, (Conjunction(C, np.array([m - delta])),))
-            for branching in ("layers", "output"):
+            # the layer order recomputes intermediate bounds per domain: with CROWN's slopes,
+            # the root's optimised ones (Bounds.slopes) and random ones
+            for branching, slopes in (("layers", "crown"), ("layers", "root"),
+                                      ("layers", "random"), ("output", "crown")):
+                bounds = _with_slopes(net, box, slopes)
                 res = relu_split_bab(problem, bounds, budget=Budget.of(20), branching=branching)
                 assert res.stats["branching"] == branching
-                assert res.verdict == truth, (seed, branching, res.to_dict())
+                assert res.verdict == truth, (seed, branching, slopes, res.to_dict())
                 grown += res.nodes > 10
     assert grown >= 3
 
