@@ -24,11 +24,17 @@ in an early layer thus tightens every later one (beta-CROWN recomputes intermedi
 same way); without it, splits in early layers barely moved the bound (mnist_fc 256x6
 ``prop_7_0.03``, 148 unstable neurons: lowest bound -0.157 after 2700 domains either way). A
 domain whose bounds cross, or exclude one of its split sides, holds no point and is closed.
-The slopes of that back-substitution are the root's optimised ones where ``bounds`` carries
-them (``Bounds.slopes``, from :func:`~surrogate.bounds.crown.alpha_bounds`), else CROWN's:
-on eran 9x200 with the same root bounds and 52 s, ``idx_225`` and ``idx_2697`` were proved in
-197 and 525 domains (open after 829 and 616 with CROWN's slopes, at -0.008 and -1.5), and
-``idx_2971``, ``idx_3857``, ``idx_1385`` in 35, 91, 71 domains instead of 377, 321, 127.
+That back-substitution runs with CROWN's slopes (chosen on the domain's own bounds) and,
+where ``bounds`` carries them (``Bounds.slopes``, from
+:func:`~surrogate.bounds.crown.alpha_bounds`), again with the root's optimised slopes; every
+neuron keeps the tighter of the two. The root's slopes alone: on eran 9x200 with the same root
+bounds and 52 s, ``idx_225`` and ``idx_2697`` were proved in 197 and 525 domains (open after
+829 and 616 with CROWN's, at -0.008 and -1.5), ``idx_2971``, ``idx_3857``, ``idx_1385`` in 35,
+91, 71 domains instead of 377, 321, 127; but mnist_fc 256x4 ``prop_13_0.05`` stayed open after
+1154 domains (CROWN's: ``unsat`` in 817), its splits having moved the domains' bounds far from
+the root's. Both (50 s each, one run): ``idx_2971`` in 33 domains, ``prop_13_0.05`` in 513,
+256x4 ``prop_11_0.05`` in 297 (CROWN's: 1757), 256x6 ``prop_7_0.03`` in 21 (CROWN's: 419),
+eran ``idx_2954`` open at -2.6 (-3.9 root's, -8.7 CROWN's).
 
 Branching, on the BaBSR intercept score (Bunel et al., JMLR 2020): for an unstable, unsplit
 neuron, ``sum_r |min(lambda_r, 0)| u (-l) / (u - l)`` over the rows still open (``lambda_r`` the
@@ -206,9 +212,10 @@ def _key(lb: np.ndarray, group: np.ndarray, n_groups: int) -> float:
 def _domain_bounds(net: _Net, doms: list[_Domain], splits: dict,
                    budget: Budget | None = None, refine: bool = True) -> np.ndarray:
     """Load the batch's per-domain pre-activation bounds into ``net`` (``(B, n_i)`` per ReLU
-    layer) and tighten every layer after the first split one by CROWN under
-    each domain's splits (the split sides clipped at 0 in the layers below, the CROWN slopes,
-    no Lagrangian term: valid on the domain), lowered by the rounding margin as
+    layer) and tighten every layer after the first split one by back-substitution under
+    each domain's splits (the split sides clipped at 0 in the layers below, no Lagrangian
+    term: valid on the domain; once with CROWN's slopes and, where the root's bounds carry
+    them, once with the root's optimised slopes), lowered by the rounding margin as
     :func:`~surrogate.bounds.crown.optimise` does, and intersected with the domain's bounds.
     Returns the domains found empty (a neuron's bounds cross, or a split side is excluded by
     its bounds): they hold no point, so they are closed. Once ``budget`` ends, the layers not
@@ -233,17 +240,18 @@ def _domain_bounds(net: _Net, doms: list[_Domain], splits: dict,
                 G = t.zeros((2 * m, net.widths[i]), dtype=t.float64)
                 G[np.arange(m), need] = 1.0
                 G[m + np.arange(m), need] = -1.0
-                alpha = None
-                if i in net.slopes:  # the root's optimised slopes of these neurons' rows
+                choices: list[dict | None] = [None]  # CROWN's slopes on the domain's bounds
+                if i in net.slopes:  # and the root's optimised slopes of these neurons' rows
                     rows = t.from_numpy(np.concatenate([need, need + net.widths[i]]))
-                    alpha = {j: a[rows].unsqueeze(0).expand(B, -1, -1)
-                             for j, a in net.slopes[i].items()}
-                out = net.backward(G, t.zeros(2 * m, dtype=t.float64), i, post=False,
-                                   splits=splits, batch=B, magnitude=True, alpha=alpha)
-                sound = (out["lb"] - BOUND_ROUND_REL * out["S"]).numpy()
-                sound = np.where(np.isfinite(sound), sound, -np.inf)
-                lo[:, need] = np.maximum(lo[:, need], sound[:, :m])
-                up[:, need] = np.minimum(up[:, need], -sound[:, m:])
+                    choices.append({below: a[rows].unsqueeze(0).expand(B, -1, -1)
+                                    for below, a in net.slopes[i].items()})
+                for alpha in choices:  # each gives valid bounds: keep the tighter
+                    out = net.backward(G, t.zeros(2 * m, dtype=t.float64), i, post=False,
+                                       splits=splits, batch=B, magnitude=True, alpha=alpha)
+                    sound = (out["lb"] - BOUND_ROUND_REL * out["S"]).numpy()
+                    sound = np.where(np.isfinite(sound), sound, -np.inf)
+                    lo[:, need] = np.maximum(lo[:, need], sound[:, :m])
+                    up[:, need] = np.minimum(up[:, need], -sound[:, m:])
         empty |= np.any((lo > up) | ((sp > 0) & (up < 0.0)) | ((sp < 0) & (lo > 0.0)), axis=1)
         net.lo_b[i], net.up_b[i] = t.from_numpy(lo), t.from_numpy(up)
         seen_split = seen_split or bool(np.any(sp != 0))
