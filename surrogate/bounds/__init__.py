@@ -105,13 +105,13 @@ def compute_bounds(
         raise InputError(f"unknown bounds method {method!r}; choose one of {', '.join(METHODS)}")
     if method == "lp":
         limit = DEFAULT_LP_BUDGET_S if time_limit_s is None else time_limit_s
-        if initial is None:
+        if initial is None and isinstance(input_set, Box) and _alpha_pays(network):
             t0 = time.perf_counter()
             initial = lp_start(network, input_set, time_limit_s=ALPHA_SHARE * limit,
                                budget=budget)
             limit = max(limit - (time.perf_counter() - t0), 0.0)
         # plain symbolic bounds are what lp_bounds starts from by itself (without refreshing them)
-        start = None if initial.method == "symbolic" else initial
+        start = None if initial is None or initial.method == "symbolic" else initial
         return lp_bounds(network, input_set, time_limit_s=limit, initial=start, budget=budget)
     if method == "interval":
         return interval_bounds(network, input_set)

@@ -287,6 +287,9 @@ def test_the_milp_after_the_probes_reuses_the_case_bounds(vnncomp: Path) -> None
     assert probe["verdict"] == "unknown" and probe["bounds"]["method"] == "lp"
     assert probe["bounds"]["unstable"] <= MILP_MAX_UNSTABLE and "relu_split" not in case
     assert probe["bounds"]["time_s"] > 0.5  # the LP tightening ran once, here
+    # from what it starts from (alpha-CROWN), computed first and recorded with it
+    assert probe["bounds"]["start"]["method"] == "alpha"
+    assert probe["bounds"]["start"]["unstable"] >= probe["bounds"]["unstable"]
     dense = [r for r in case["runs"] if r["label"] == "dense"]
     assert dense and dense[0]["bounds"]["time_s"] < 0.1
     assert dense[0]["bounds"]["unstable"] == probe["bounds"]["unstable"]
