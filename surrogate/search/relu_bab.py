@@ -153,9 +153,9 @@ class _Net(CrownNet):
                     for j, a in by_layer.items()):
                 continue
             table = {}
+            rows = t.from_numpy(np.concatenate([idx, idx + n]))
             for j, a in by_layer.items():
                 full = (self.up_b[j] > -self.lo_b[j]).to(t.float64).expand(2 * n, -1).clone()
-                rows = t.from_numpy(np.concatenate([idx, idx + n]))
                 full[rows] = t.from_numpy(np.clip(a.astype(np.float64), 0.0, 1.0))
                 table[j] = full
             out[i] = table
