@@ -19,7 +19,9 @@ Soundness in floating point: the bound returned is recomputed in float64 with th
 values (clamped to their ranges), the upper line's slope rounded up by :data:`SLOPE_UP` (a
 larger slope keeps ``h <= s (z - l)`` valid on ``[l, u]``), and lowered by
 ``BOUND_ROUND_REL * S``, ``S`` the same back-substitution done on absolute values (a bound on
-every product and partial sum of the computation). Float64 rounding of sums of at most ``10^4``
+every product and partial sum of the computation), or a majorant of it
+(:meth:`CrownNet.magnitude_of_any_slopes`: one pass for a row and its negation under any
+slopes). Float64 rounding of sums of at most ``10^4``
 terms per layer, composed over the layers, stays below ``10^-12 S``: the margin ``10^-9 S`` leaves
 a factor 1000. Pre-activation bounds ``l, u`` must themselves be sound (they are: every method of
 :mod:`surrogate.bounds` widens its results).
@@ -133,6 +135,33 @@ class CrownNet:
         lo = t.where(split > 0, t.clamp(lo, min=0.0), lo)
         up = t.where(split < 0, t.clamp(up, max=0.0), up)
         return lo, up
+
+    def magnitude_of_any_slopes(self, G_abs, k: int, *, splits: dict | None = None,
+                                batch: int = 1):
+        """``(B, R)``: for rows ``G v`` (no constant) with absolute values ``G_abs``
+        (``(R, n_k)``) on layer ``k``'s pre-activation ``v``, a majorant of the magnitude ``S``
+        of :meth:`backward` without its ``|lb|`` term, whatever the lower slopes and the sign
+        of the rows, with no ``beta``:
+        there every coefficient is ``|lambda|`` times ``max(a_lo, a_up)`` (``0`` on an
+        inactive neuron, at most ``1 + SLOPE_UP`` otherwise) and every upper line's constant
+        at most ``(1 + SLOPE_UP) |l|``; here they are those maxima. One pass serves a row and
+        its negation and any number of slope choices."""
+        t = self.torch
+        splits = splits or {}
+        lam = G_abs.expand(batch, -1, -1)
+        const = t.zeros(lam.shape[:2], dtype=lam.dtype)
+        top = 1.0 + SLOPE_UP
+        for i in range(k, -1, -1):
+            if self.relu[i] and i < k:
+                lo, up = self.layer_bounds(i, splits.get(i))
+                # as in backward: active (l >= 0) wins over inactive (u <= 0), e.g. l = u = 0
+                dead = (lo < 0.0) & (up <= 0.0)
+                unstable = (lo < 0.0) & (up > 0.0)
+                const = const + (lam * t.where(unstable, -lo * top, 0.0).unsqueeze(1)).sum(-1)
+                lam = lam * t.where(dead, 0.0, top).unsqueeze(1)
+            const = const + lam @ self.babs[i]
+            lam = lam @ self.Wabs[i]
+        return const + (lam * self.x_mag).sum(-1)
 
     def backward(self, G, h, k: int, *, post: bool, splits: dict | None = None,
                  alpha: dict | None = None, beta: dict | None = None, batch: int = 1,

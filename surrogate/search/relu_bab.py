@@ -27,7 +27,10 @@ domain whose bounds cross, or exclude one of its split sides, holds no point and
 That back-substitution runs with CROWN's slopes (chosen on the domain's own bounds) and,
 where ``bounds`` carries them (``Bounds.slopes``, from
 :func:`~surrogate.bounds.crown.alpha_bounds`), again with the root's optimised slopes; every
-neuron keeps the tighter of the two. The root's slopes alone: on eran 9x200 with the same root
+neuron keeps the tighter of the two. Their rounding margin comes from one pass on absolute
+values that majorises both choices and both signs of a neuron's rows
+(:meth:`~surrogate.bounds.crown.CrownNet.magnitude_of_any_slopes`), not one per choice and
+row. The root's slopes alone: on eran 9x200 with the same root
 bounds and 52 s, ``idx_225`` and ``idx_2697`` were proved in 197 and 525 domains (open after
 829 and 616 with CROWN's, at -0.008 and -1.5), ``idx_2971``, ``idx_3857``, ``idx_1385`` in 35,
 91, 71 domains instead of 377, 321, 127; but mnist_fc 256x4 ``prop_13_0.05`` stayed open after
@@ -245,10 +248,14 @@ def _domain_bounds(net: _Net, doms: list[_Domain], splits: dict,
                     rows = t.from_numpy(np.concatenate([need, need + net.widths[i]]))
                     choices.append({below: a[rows].unsqueeze(0).expand(B, -1, -1)
                                     for below, a in net.slopes[i].items()})
+                # the rounding margin's magnitude, once for both signs and every choice
+                # (G[:m] are the rows +e_j: their own absolute values)
+                mag = net.magnitude_of_any_slopes(G[:m], i, splits=splits, batch=B)
+                mag = t.cat([mag, mag], dim=1)
                 for alpha in choices:  # each gives valid bounds: keep the tighter
-                    out = net.backward(G, t.zeros(2 * m, dtype=t.float64), i, post=False,
-                                       splits=splits, batch=B, magnitude=True, alpha=alpha)
-                    sound = (out["lb"] - BOUND_ROUND_REL * out["S"]).numpy()
+                    lb = net.backward(G, t.zeros(2 * m, dtype=t.float64), i, post=False,
+                                      splits=splits, batch=B, alpha=alpha)["lb"]
+                    sound = (lb - BOUND_ROUND_REL * (mag + lb.abs())).numpy()
                     sound = np.where(np.isfinite(sound), sound, -np.inf)
                     lo[:, need] = np.maximum(lo[:, need], sound[:, :m])
                     up[:, need] = np.minimum(up[:, need], -sound[:, m:])

@@ -312,3 +312,58 @@ def test_an_unknown_branching_is_refused_before_any_work() -> None:
                                   tuple(Conjunction(C, d) for C, d in case.conjunctions))
     with pytest.raises(ValueError, match="unknown branching 'deep'; choose one of layers, output"):
         relu_split_bab(problem, compute_bounds(case.network, box, "symbolic"), branching="deep")
+
+
+def test_one_magnitude_pass_majorises_every_slope_choice_and_sign() -> None:
+    # the rounding margin of the per-domain intermediate bounds is taken from one pass on |G|
+    # (magnitude_of_any_slopes): it must be >= the magnitude backward computes for any slopes
+    # in [0, 1], either sign of the rows, on domains with splits; a neuron with l = u = 0
+    # counts as active there (as in backward)
+    net = random_mlp((5, 16, 16, 16, 2), seed=11)
+    box = Box(np.full(5, -1.0), np.full(5, 1.0))
+    b = compute_bounds(net, box, "symbolic")
+    lower = [x.copy() for x in b.lower]
+    upper = [x.copy() for x in b.upper]
+    lower[1][0] = upper[1][0] = 0.0  # the l = u = 0 corner case
+    engine = CrownNet(net, box, type(b)(tuple(lower), tuple(upper), b.method, b.time_s))
+    rng = np.random.default_rng(5)
+    B, k = 12, 2
+    splits = {i: torch.from_numpy(rng.integers(-1, 2, (B, 16)).astype(np.int8)
+                                  * (rng.random((B, 16)) < 0.3)) for i in (0, 1)}
+    G = torch.from_numpy(rng.normal(size=(6, 16)))
+    mag = engine.magnitude_of_any_slopes(G.abs(), k, splits=splits, batch=B).numpy()
+    for trial in range(6):
+        alpha = None if trial == 0 else {
+            i: torch.from_numpy(rng.random((B, 12, 16))) for i in (0, 1)}
+        for sign in (1.0, -1.0):
+            rows = torch.cat([sign * G, -sign * G])
+            out = engine.backward(rows, torch.zeros(12), k, post=False, splits=splits,
+                                  batch=B, alpha=alpha, magnitude=True)
+            s = (out["S"] - out["lb"].abs()).numpy()
+            assert np.all(s <= np.hstack([mag, mag]) * (1 + 1e-12))
+    # and it is not loose by orders of magnitude
+    assert np.median(np.hstack([mag, mag]) / np.maximum(s, 1e-300)) < 10
+
+
+def test_the_magnitude_pass_equals_backward_s_where_no_neuron_is_relaxed() -> None:
+    # a box so small that every neuron is stable: no slope or upper line enters, so backward's
+    # magnitude and the one pass must agree (up to float64 rounding), the l = u = 0 neuron
+    # (active in both) included: a pass that dropped it, or scaled the coefficients, fails
+    net = random_mlp((5, 16, 16, 16, 2), seed=11)
+    centre = np.random.default_rng(2).uniform(-1, 1, 5)
+    box = Box(centre - 1e-7, centre + 1e-7)
+    b = compute_bounds(net, box, "symbolic")
+    assert b.counts(net)["unstable"] == 0
+    lower = [x.copy() for x in b.lower]
+    upper = [x.copy() for x in b.upper]
+    live = int(np.argmax(b.lower[1]))  # an active neuron, made l = u = 0
+    lower[1][live] = upper[1][live] = 0.0
+    engine = CrownNet(net, box, type(b)(tuple(lower), tuple(upper), b.method, b.time_s))
+    rng = np.random.default_rng(6)
+    B = 4
+    splits = {i: torch.from_numpy(rng.integers(-1, 2, (B, 16)).astype(np.int8)) for i in (0, 1)}
+    G = torch.from_numpy(rng.normal(size=(5, 16)))
+    mag = engine.magnitude_of_any_slopes(G.abs(), 2, splits=splits, batch=B).numpy()
+    out = engine.backward(G, torch.zeros(5), 2, post=False, splits=splits, batch=B,
+                          magnitude=True)
+    np.testing.assert_allclose((out["S"] - out["lb"].abs()).numpy(), mag, rtol=1e-9)
