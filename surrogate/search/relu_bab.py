@@ -155,13 +155,11 @@ class _Net(CrownNet):
                     j not in self.relu_layers or j >= i or a.shape != (2 * m, self.widths[j])
                     for j, a in by_layer.items()):
                 continue
-            table = {}
+            table = {j: a[0] for j, a in self.start_alpha(2 * n, below=i).items()}  # CROWN's
             rows = t.from_numpy(np.concatenate([idx, idx + n]))
             for j, a in by_layer.items():
-                full = (self.up_b[j] > -self.lo_b[j]).to(t.float64).expand(2 * n, -1).clone()
-                full[rows] = t.from_numpy(np.clip(a.astype(np.float64), 0.0, 1.0))
-                table[j] = full
-            out[i] = table
+                table[j][rows] = t.from_numpy(np.clip(a.astype(np.float64), 0.0, 1.0))
+            out[i] = {j: table[j] for j in by_layer}
         return out
 
     def _set_rows(self, G, h, group: np.ndarray) -> None:
