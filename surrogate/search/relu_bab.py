@@ -64,7 +64,9 @@ after ``confirm`` (e.g. onnxruntime) accepts it.
 
 ``unknown`` when the budget ends, the number of open domains passes ``max_domains``, or a domain
 has no unstable neuron left to split without being closed (its bound is then the LP optimum of a
-linear region, up to the optimisation's convergence).
+linear region, up to the optimisation's convergence). The result's ``lower_bound`` is then the
+smallest bound of the domains left open (those with nothing to split included): a sound lower
+bound of the rows over the whole box, which :mod:`surrogate.search.refine` relies on.
 """
 
 from __future__ import annotations
@@ -478,14 +480,17 @@ def _search(problem, bounds, budget, confirm, batch, max_domains, progress, t0,
     last_report = time.perf_counter()
     per_domain = 0.0  # seconds per domain of the last batch
     while True:
+        stuck = []  # the bounds of domains left open with nothing to split
         for item in pending:
             if not branch(*item):
                 stats["leaves_stuck"] += 1
+                stuck.append(_key(item[1], net.group, net.n_groups))
             else:
                 max_depth = max(max_depth, item[0].depth + 1)
         pending = []
-        if stats["leaves_stuck"]:
-            return result("unknown", None, nodes, closed, heap, max_depth, lowest())
+        if stats["leaves_stuck"]:  # the lowest bound counts them too: they stay open
+            return result("unknown", None, nodes, closed, heap, max_depth,
+                          min([lowest(), *stuck]))
         if not heap:
             return result("unsat", None, nodes, closed, heap, max_depth, np.inf)
         if budget.expired() or len(heap) > max_domains:

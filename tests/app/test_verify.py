@@ -251,13 +251,14 @@ def test_the_relu_probe_finds_a_counterexample_the_milp_phase_misses(vnncomp: Pa
     assert res.details["strategy"]["chosen"] == "milp"
 
 
-def test_relu_splitting_gets_the_whole_case_where_the_milp_cannot_start(vnncomp: Path) -> None:
-    # eran 9x200 idx_3539 (eps 0.015): after optimised back-substitution ~740 neurons stay
+def test_relu_splitting_gets_the_case_where_the_milp_cannot_start(vnncomp: Path) -> None:
+    # eran 9x200 idx_3539 (eps 0.015): after optimised back-substitution ~750 neurons stay
     # unstable, more than MILP_MAX_UNSTABLE (the MILP did not finish its root node in 60 s
     # there), so no LP runs (it tightened at most one neuron more on eran); the ReLU
-    # splitting, each domain's intermediate bounds recomputed under its splits with the root's
-    # optimised slopes and branching in layer order, proves it in ~70 domains (6 s); the first
-    # probe (branching near the output, symbolic bounds) does not
+    # splitting on those bounds (its probe before the refinement), each domain's intermediate
+    # bounds recomputed under its splits with the root's optimised slopes and branching in
+    # layer order, proves it in ~20-70 domains (5 s); the first probe (branching near the
+    # output, symbolic bounds) does not
     net = vnncomp / "eran_mnist_relu_9_200/onnx/mnist_relu_9_200.onnx"
     prop = vnncomp / "eran_mnist_relu_9_200/vnnlib/mnist_spec_idx_3539_eps_0.01500.vnnlib"
     res = verify_instance(net, prop, time_limit_s=60)
@@ -266,11 +267,51 @@ def test_relu_splitting_gets_the_whole_case_where_the_milp_cannot_start(vnncomp:
     assert case["relu_probe"]["verdict"] == "unknown"
     assert case["relu_probe"]["branching"] == "output"
     assert case["relu_probe"]["bounds"]["method"] == "symbolic"
-    split = case["relu_split"]
+    split = case["relu_bounds_probe"]
     assert split["verdict"] == "unsat" and split["branching"] == "layers"
     assert split["bounds"]["method"] == "alpha"
     assert split["bounds"]["unstable"] > MILP_MAX_UNSTABLE
-    assert "relu_bounds_probe" not in case and "runs" not in case  # no MILP
+    assert "relu_split" not in case and "runs" not in case  # no refinement, no MILP
+    assert res.wall_s <= 60 + 2.0
+
+
+def _refined_route(res) -> dict:
+    case = res.details["per_case"][0]
+    assert case["relu_bounds_probe"]["verdict"] == "unknown"
+    assert case["relu_bounds_probe"]["bounds"]["method"] == "alpha"
+    split = case["relu_split"]
+    bounds = split["bounds"]
+    assert bounds["method"] == "refined" and bounds["start"]["method"] == "alpha"
+    assert bounds["start"]["unstable"] > MILP_MAX_UNSTABLE
+    assert bounds["refine"]["stable"] > 0 and bounds["refine"]["searches"] > 0
+    assert bounds["unstable"] < bounds["start"]["unstable"] - bounds["refine"]["stable"] // 2
+    assert bounds["unstable"] == bounds["refine"]["unstable_after"]
+    assert "runs" not in case  # no MILP
+    return split
+
+
+def test_bounds_refined_neuron_by_neuron_after_the_probe(vnncomp: Path) -> None:
+    # eran 9x200 idx_225 (unsat): its probe on the alpha-CROWN bounds (519 unstable neurons
+    # after refinement, ~750 before) ends open; the refinement makes neurons of the second and
+    # third ReLU layers stable by small ReLU-splitting searches, and the later layers follow
+    net = vnncomp / "eran_mnist_relu_9_200/onnx/mnist_relu_9_200.onnx"
+    prop = vnncomp / "eran_mnist_relu_9_200/vnnlib/mnist_spec_idx_225_eps_0.01500.vnnlib"
+    res = verify_instance(net, prop, time_limit_s=20)
+    assert res.result in ("unsat", "timeout")
+    _refined_route(res)
+    assert res.wall_s <= 20 + 2.0
+
+
+@pytest.mark.slow
+def test_bounds_refined_neuron_by_neuron_prove_what_the_splitting_alone_does_not(
+        vnncomp: Path) -> None:
+    # eran 9x200 idx_2954 (unsat): open at 60 s on the alpha-CROWN bounds (lowest bound -0.99),
+    # proved after the refinement (~40 s, two instances at a time, in ~40 domains)
+    net = vnncomp / "eran_mnist_relu_9_200/onnx/mnist_relu_9_200.onnx"
+    prop = vnncomp / "eran_mnist_relu_9_200/vnnlib/mnist_spec_idx_2954_eps_0.01500.vnnlib"
+    res = verify_instance(net, prop, time_limit_s=60)
+    assert (res.result, res.method) == ("unsat", "relu-split")
+    assert _refined_route(res)["verdict"] == "unsat"
     assert res.wall_s <= 60 + 2.0
 
 
