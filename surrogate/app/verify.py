@@ -412,7 +412,8 @@ def _refined(inst: _Instance, k: int, case: Budget, known: tuple[Bounds, dict]
              f"(budget {REFINE_SHARE * case.remaining():.1f} s)")
     refined, stats = refine_bounds(inst.network, box, b,
                                    budget=case.share(REFINE_SHARE), then=case,
-                                   threads=inst.jobs)
+                                   threads=inst.jobs,
+                                   progress=lambda m: inst.say(f"case {k + 1}: {m}"))
     info: dict[str, Any] = {"method": refined.method, "time_s": time.perf_counter() - t0}
     counts = refined.counts(inst.network)
     info.update({key: counts[key] for key in ("unstable", "active", "inactive")})

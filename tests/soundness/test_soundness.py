@@ -103,9 +103,10 @@ def test_the_deep_network_route_never_contradicts_the_oracle(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, whole_case: bool) -> None:
     # the route `auto` takes on deep networks with many inputs (a ReLU-splitting probe branching
     # near the output, then on the case's LP bounds either a second probe and the MILP built on
-    # those same bounds, or, past MILP_MAX_UNSTABLE unstable neurons, the ReLU splitting in layer
-    # order with per-domain intermediate bounds for the whole case), forced onto the tiny nets
-    # of every family, badly scaled ones included
+    # those same bounds, or, past MILP_MAX_UNSTABLE unstable neurons, a second probe, the bounds
+    # refined neuron by neuron and the ReLU splitting in layer order with per-domain
+    # intermediate bounds for the rest of the case), forced onto the tiny nets of every family,
+    # badly scaled ones included
     from surrogate.app import verify
 
     monkeypatch.setattr(verify, "INPUT_SPLIT_MAX_INPUTS", 0)
@@ -123,10 +124,14 @@ def test_the_deep_network_route_never_contradicts_the_oracle(
         for rec in details["per_case"]:
             routes.update(key for key in ("relu_probe", "relu_bounds_probe", "relu_split",
                                           "runs") if key in rec)
+            bounds = rec.get("relu_split", {}).get("bounds", {})
+            routes["refined"] += bounds.get("method") == "refined" and bool(
+                bounds["refine"]["searches"])
     assert wrong == []
     assert answers["sat"] >= 3 and answers["unsat"] >= 3, answers
     if whole_case:
-        assert routes["relu_split"] >= 5 and routes["relu_bounds_probe"] == 0, routes
+        assert routes["relu_split"] >= 5 and routes["refined"] >= 1, routes
+        assert routes["relu_bounds_probe"] >= routes["relu_split"], routes
     else:
         assert routes["relu_bounds_probe"] >= 5 and routes["runs"] >= 3, routes
         assert routes["relu_split"] == 0, routes
