@@ -391,10 +391,16 @@ def _bounds_for(inst: _Instance, net: Network, k: int, budget: Budget,
     else:
         b = compute_bounds(net, input_set, method or inst.bounds, time_limit_s=limit,
                            initial=initial)
+    return b, _bounds_record(b, net, t0)
+
+
+def _bounds_record(b: Bounds, net: Network, t0: float) -> dict[str, Any]:
+    """The record of bounds ``b`` of ``net`` computed since ``t0``: method, seconds, and the
+    unstable / stably active / stably inactive neuron counts."""
     info: dict[str, Any] = {"method": b.method, "time_s": time.perf_counter() - t0}
     counts = b.counts(net)
     info.update({key: counts[key] for key in ("unstable", "active", "inactive")})
-    return b, info
+    return info
 
 
 def _refined(inst: _Instance, k: int, case: Budget, known: tuple[Bounds, dict]
@@ -414,9 +420,7 @@ def _refined(inst: _Instance, k: int, case: Budget, known: tuple[Bounds, dict]
                                    budget=case.share(REFINE_SHARE), then=case,
                                    threads=inst.jobs,
                                    progress=lambda m: inst.say(f"case {k + 1}: {m}"))
-    info: dict[str, Any] = {"method": refined.method, "time_s": time.perf_counter() - t0}
-    counts = refined.counts(inst.network)
-    info.update({key: counts[key] for key in ("unstable", "active", "inactive")})
+    info = _bounds_record(refined, inst.network, t0)
     info.update(start=start, refine=stats)
     inst.say(f"case {k + 1}: {stats['stable']} neurons made stable in {info['time_s']:.1f} s, "
              f"{info['unstable']} unstable")
@@ -717,21 +721,15 @@ def _verify(
                     start = known
                     known = _bounds_for(inst, network, k, case, initial=start[0])
                     known[1]["start"] = start[1]
-                if known[1]["unstable"] > MILP_MAX_UNSTABLE:  # the MILP would not get far
-                    # the splitting on these bounds (easy proofs close at once), then on
-                    # bounds refined neuron by neuron (REFINE_SHARE), with the rest
-                    probe = case.until(time.perf_counter() + min(
-                        RELU_BOUNDS_PROBE_SHARE * case.remaining(), RELU_BOUNDS_PROBE_MAX_S))
-                    verdict, how, x = _relu_case(inst, k, record, probe,
-                                                 probe="relu_bounds_probe", known=known)
-                    if verdict == "unknown" and not case.expired():
-                        known = _refined(inst, k, case, known)
-                        verdict, how, x = _relu_case(inst, k, record, case, known=known)
-                else:
-                    probe = case.until(time.perf_counter() + min(
-                        RELU_BOUNDS_PROBE_SHARE * case.remaining(), RELU_BOUNDS_PROBE_MAX_S))
-                    verdict, how, x = _relu_case(inst, k, record, probe,
-                                                 probe="relu_bounds_probe", known=known)
+                probe = case.until(time.perf_counter() + min(
+                    RELU_BOUNDS_PROBE_SHARE * case.remaining(), RELU_BOUNDS_PROBE_MAX_S))
+                verdict, how, x = _relu_case(inst, k, record, probe,
+                                             probe="relu_bounds_probe", known=known)
+                if (known[1]["unstable"] > MILP_MAX_UNSTABLE  # the MILP would not get far:
+                        and verdict == "unknown" and not case.expired()):
+                    # the splitting on bounds refined neuron by neuron, with the rest
+                    known = _refined(inst, k, case, known)
+                    verdict, how, x = _relu_case(inst, k, record, case, known=known)
         if verdict == "unknown" and not case.expired():
             verdict, how, x = _solve_case(inst, k, record, surrogate, sparsity, fallback_dense,
                                           case, known)

@@ -69,7 +69,6 @@ def refine_bounds(network: Network, box: Box, bounds: Bounds, *, budget: Budget,
     relus = [i for i, layer in enumerate(network.layers) if layer.activation == "relu"]
     stats: dict[str, Any] = {"neurons": 0, "searches": 0, "stable": 0, "tightened": 0,
                              "layers_done": 0}
-    before = sum(int(np.count_nonzero((lowers[i] < 0.0) & (uppers[i] > 0.0))) for i in relus)
     last = len(network.layers) - 1
     for i in relus[1:]:
         if i == last or budget.expired():
@@ -77,9 +76,10 @@ def refine_bounds(network: Network, box: Box, bounds: Bounds, *, budget: Budget,
         lowers[i], uppers[i] = refine_layer(network, i, lowers, uppers, box)
         trunc = network.with_layers(list(network.layers[:i])
                                     + [network.layers[i].replace(activation="linear")])
-        todo = np.flatnonzero((lowers[i] < 0.0) & (uppers[i] > 0.0))
-        for j in todo:
+        finished = True
+        for j in np.flatnonzero((lowers[i] < 0.0) & (uppers[i] > 0.0)):
             if budget.expired():
+                finished = False
                 break
             stats["neurons"] += 1
             was = (lowers[i][j], uppers[i][j])
@@ -87,37 +87,46 @@ def refine_bounds(network: Network, box: Box, bounds: Bounds, *, budget: Budget,
                 if budget.expired():
                     break
                 here = Bounds(tuple(lowers[:i + 1]), tuple(uppers[:i + 1]), bounds.method, 0.0)
-                C = np.zeros((1, network.layers[i].n_out))
-                C[0, j] = sign
-                problem = VerificationProblem(trunc, box, (Conjunction(C, np.zeros(1)),))
-                res = relu_split_bab(problem, here, threads=threads,
-                                     budget=budget.until(time.perf_counter() + neuron_s))
+                v = _side_bound(trunc, box, here, int(j), sign, budget, neuron_s, threads)
                 stats["searches"] += 1
-                lo, up = lowers[i][j], uppers[i][j]
-                if res.verdict == "unsat":  # sign * z_j > 0 on the whole box
-                    lo, up = (lo, min(up, 0.0)) if sign < 0 else (max(lo, 0.0), up)
-                elif res.verdict == "unknown" and np.isfinite(res.lower_bound):
-                    v = float(res.lower_bound)  # sign * z_j >= v on the whole box
-                    lo, up = (lo, min(up, -v)) if sign < 0 else (max(lo, v), up)
+                # sign * z_j >= v on the whole box
+                lo, up = (lowers[i][j], min(uppers[i][j], -v)) if sign < 0 else (
+                    max(lowers[i][j], v), uppers[i][j])
                 if lo <= up:  # (sound bounds never cross: kept out of caution)
                     lowers[i][j], uppers[i][j] = lo, up
                 if lowers[i][j] >= 0.0 or uppers[i][j] <= 0.0:
                     stats["stable"] += 1
                     break
             stats["tightened"] += (lowers[i][j], uppers[i][j]) != was
-        else:
-            stats["layers_done"] += 1
-            if progress is not None:
-                progress(f"bounds refined in layer {i}: {stats['stable']} neurons made stable "
-                         f"so far, {time.perf_counter() - t0:.1f} s")
-            continue
-        break
+        if not finished:
+            break
+        stats["layers_done"] += 1
+        if progress is not None:
+            progress(f"bounds refined in layer {i}: {stats['stable']} neurons made stable "
+                     f"so far, {time.perf_counter() - t0:.1f} s")
     refined = Bounds(tuple(lowers), tuple(uppers), bounds.method, 0.0, bounds.slopes)
     if stats["tightened"]:
         refined = alpha_bounds(network, box, refined, budget=then, threads=threads)
-    after = sum(int(np.count_nonzero((refined.lower[i] < 0.0) & (refined.upper[i] > 0.0)))
-                for i in relus)
-    stats.update(unstable_before=before, unstable_after=after,
+    stats.update(unstable_before=bounds.counts(network)["unstable"],
+                 unstable_after=refined.counts(network)["unstable"],
                  time_s=time.perf_counter() - t0)
     return Bounds(refined.lower, refined.upper, "refined",
                   bounds.time_s + time.perf_counter() - t0, refined.slopes), stats
+
+
+def _side_bound(trunc: Network, box: Box, bounds: Bounds, j: int, sign: float,
+                budget: Budget, neuron_s: float, threads: int) -> float:
+    """A sound lower bound of ``sign * z_j`` over ``box`` (``z_j`` the output ``j`` of
+    ``trunc``) from at most ``neuron_s`` seconds of ReLU splitting on "``sign * z_j <= 0``
+    somewhere": ``0`` when the search proves it nowhere, its lowest open bound when it runs
+    out of time, ``-inf`` (nothing learnt) when it finds such a point."""
+    C = np.zeros((1, trunc.n_outputs))
+    C[0, j] = sign
+    problem = VerificationProblem(trunc, box, (Conjunction(C, np.zeros(1)),))
+    res = relu_split_bab(problem, bounds, threads=threads,
+                         budget=budget.until(time.perf_counter() + neuron_s))
+    if res.verdict == "unsat":  # sign * z_j > 0 on the whole box
+        return 0.0
+    if res.verdict == "unknown" and np.isfinite(res.lower_bound):
+        return float(res.lower_bound)
+    return -np.inf
