@@ -11,10 +11,13 @@ The box with the lowest bound is split in two along one input, chosen by **looka
 nnenum) are each tried, all children bounded in one batch, and the split whose children leave
 least open is kept (smear sees only the last linear function; splitting an input also tightens
 every intermediate bound). Only inputs whose width, relative to the root box, is at least
-1/:data:`SPLIT_CAP` of the widest are tried: plain smear kept halving one input down to float
-resolution on ACAS Xu property 4 and reach_prob_density vdp_6. Measured on ACAS Xu property 1,
-net 3_7 (`input_split_bab` alone): smear with a cap of 4, unanswered at 30 s (lowest bound -30
-after 19000 boxes); cap 64, unsat in 6.1 s (7629 boxes); lookahead 2, unsat in 0.9 s (1357).
+1/:data:`SPLIT_CAP` (probes) or 1/:data:`TREE_SPLIT_CAP` (main tree) of the widest are tried:
+plain smear kept halving one input down to float resolution on ACAS Xu property 4 and
+reach_prob_density vdp_6. A box whose bound stalls split after split is tried along every input
+(:data:`STALL_REL`): smear missed the input that closes ACAS Xu 3_3 property 2's last boxes.
+Measured on ACAS Xu property 1, net 3_7 (`input_split_bab` alone): smear with a cap of 4,
+unanswered at 30 s (lowest bound -30 after 19000 boxes); cap 64, unsat in 6.1 s (7629 boxes);
+lookahead 2, unsat in 0.9 s (1357).
 Which lookahead closes a tree quickly varies by instance, so short probes with 1 and 3 inputs
 tried come first (:data:`LOOKAHEAD_PROBES`).
 
@@ -64,7 +67,8 @@ from surrogate.sets import Box
 
 __all__ = ["ALPHA_AFTER", "ALPHA_LR", "ALPHA_MIN_RATE", "ALPHA_RECHECK", "ALPHA_SAMPLE",
            "ALPHA_STEPS", "LOOKAHEAD", "LOOKAHEAD_PROBES", "MIXED_STEPS", "PROBE_CAP_S",
-           "SPLIT_CAP", "WALK_BOXES", "WALK_GRACE_S", "WALK_REGIONS", "WALK_SHARE",
+           "SPLIT_CAP", "STALL_LEVELS", "STALL_REL", "TREE_SPLIT_CAP", "WALK_BOXES",
+           "WALK_GRACE_S", "WALK_REGIONS", "WALK_SHARE",
            "BabResult", "LpBound", "input_split_bab", "parallel_input_split_bab", "split_box"]
 
 #: ``(lo, hi, lowers, uppers) -> lower bound of t or None``: see :func:`input_split_bab`.
@@ -111,11 +115,30 @@ WALK_REGIONS = 20
 WALK_SHARE = 0.05
 WALK_GRACE_S = 0.3
 
-#: An input is split only if its relative width is at least 1/SPLIT_CAP of the box's widest.
+#: An input is split only if its relative width is at least 1/SPLIT_CAP of the box's widest
+#: (in the probes of :data:`LOOKAHEAD_PROBES`), 1/TREE_SPLIT_CAP in the main tree. ACAS Xu 3_3
+#: property 2 needs its input 1 far narrower than the others near the point where it holds by
+#: a hair: three eighths of its box stayed open at 30 s with 64 in the main tree, all closed in
+#: 15-17 s each with 1024 (and the stall rule below). ACAS Xu 1_1 property 2 is closed by the
+#: lookahead-1 probe in about 1 s with 64, but not in 60 s with 1024.
 SPLIT_CAP = 64.0
+TREE_SPLIT_CAP = 1024.0
 
 #: Inputs tried per split (their children all bounded, the best pair kept).
 LOOKAHEAD = 2
+
+#: A box **stalls** when its bound is above its parent's by less than STALL_REL of the
+#: parent's (negative) bound. A box that stalled STALL_LEVELS splits in a row is tried along
+#: every input (within the cap, smear or not), and of its splits within STALL_REL of the best
+#: the one along the widest input (relative to the root box) is kept. The smear score sees only
+#: the bound's last linear function, not the looseness an input brings through the unstable
+#: neurons' relaxations: on ACAS Xu 3_3 property 2 the lowest boxes had their smear-chosen
+#: inputs halved down to 1e-5 (relative) at no gain while input 2 kept 1/32 of its range, and
+#: one halving of input 2 closed such a box (bound -0.0048 -> +0.0044). After one stalled split
+#: already, every input tried cost reach_prob_density robot_5 its answer at 60 s (unsat in 30 s
+#: without); after two, 35 s.
+STALL_REL = 0.01
+STALL_LEVELS = 2
 
 #: ``(lookahead, share of the time)`` of the short searches before :data:`LOOKAHEAD`'s.
 LOOKAHEAD_PROBES = ((1, 0.04), (3, 0.04))
@@ -126,7 +149,7 @@ PROBE_CAP_S = 3.0
 
 #: The counters of a search's statistics that add up over searches (probes, pieces).
 _SUMMED = ("lp_bounds", "closed_by_lp", "lp_s", "closed_by_mixed_rows", "closed_by_alpha", "tuned",
-           "alpha_s", "walks", "walk_s")
+           "alpha_s", "walks", "walk_s", "stalled")
 
 
 @dataclass
@@ -236,15 +259,19 @@ def _walk_starts(ts: np.ndarray, t_low: np.ndarray, open_kept: np.ndarray
 
 
 def _candidates(lo: np.ndarray, hi: np.ndarray, smear: np.ndarray, root: np.ndarray,
-                k: int) -> list[int]:
+                k: int, cap: float = SPLIT_CAP, every: bool = False) -> list[int]:
     """The inputs a box may be split along: the ``k`` best by smear among those at least
-    1/:data:`SPLIT_CAP` as wide (relative to the root box) as the widest; the widest alone when
-    the bound depends on none of them. Empty for a point."""
+    1/``cap`` as wide (relative to the root box) as the widest; the widest alone when the bound
+    depends on none of them. With ``every`` (a stalled box, see :data:`STALL_REL`): every input
+    at least that wide, smear or not. Empty for a point."""
     width = hi - lo
     rel = np.where(root > 0, width / np.where(root > 0, root, 1.0), 0.0)
     if not np.any(width > 0):
         return []
-    score = np.where((width > 0) & (rel >= rel.max() / SPLIT_CAP), smear, -1.0)
+    allowed = (width > 0) & (rel >= rel.max() / cap)
+    if every:
+        return [int(d) for d in np.flatnonzero(allowed)]
+    score = np.where(allowed, smear, -1.0)
     dims = [int(d) for d in np.argsort(-score, kind="stable")[:k] if score[d] > 0]
     return dims or [int(np.argmax(rel))]
 
@@ -292,17 +319,17 @@ def input_split_bab(
     search = partial(_search, problem, confirm=confirm, batch=batch, max_boxes=max_boxes,
                      lp_bound=lp_bound, lp_share=lp_share, seed=seed, start=start)
     if lookahead is not None:
-        return search(budget, max(1, int(lookahead)))
+        return search(budget, max(1, int(lookahead)), cap=TREE_SPLIT_CAP)
     t0 = time.perf_counter()
     probes: list[BabResult] = []
     for k, share in LOOKAHEAD_PROBES:
-        cap = min(share * budget.remaining(), PROBE_CAP_S)
-        res = search(budget.until(time.perf_counter() + cap), k, tune=False,
-                     grace=0.0 if probes else WALK_GRACE_S)
+        seconds = min(share * budget.remaining(), PROBE_CAP_S)
+        res = search(budget.until(time.perf_counter() + seconds), k, tune=False,
+                     grace=0.0 if probes else WALK_GRACE_S, cap=SPLIT_CAP)
         if res.verdict != "unknown" or budget.expired():
             return _with_probes(res, probes, t0)
         probes.append(res)
-    return _with_probes(search(budget, LOOKAHEAD, grace=0.0), probes, t0)
+    return _with_probes(search(budget, LOOKAHEAD, grace=0.0, cap=TREE_SPLIT_CAP), probes, t0)
 
 
 def _with_probes(res: BabResult, probes: list[BabResult], t0: float) -> BabResult:
@@ -320,29 +347,31 @@ def _with_probes(res: BabResult, probes: list[BabResult], t0: float) -> BabResul
 
 def _search(
     problem: VerificationProblem, budget: Budget, k: int, *, tune: bool = True,
-    grace: float = WALK_GRACE_S,
+    grace: float = WALK_GRACE_S, cap: float = SPLIT_CAP,
     confirm: Callable[[np.ndarray], bool] | None, batch: int, max_boxes: int,
     lp_bound: LpBound | None, lp_share: float, seed: int,
     start: tuple[np.ndarray, np.ndarray] | None,
 ) -> BabResult:
     """One tree of :func:`input_split_bab` with lookahead ``k``; ``tune``: optimise the slopes
     on open boxes (:func:`_tune`) while it pays, see :data:`ALPHA_MIN_RATE`; ``grace``: the
-    seconds the walks may take before their share of the time binds."""
+    seconds the walks may take before their share of the time binds; ``cap``: see
+    :data:`SPLIT_CAP`."""
     t0 = time.perf_counter()
     net = problem.network
     box = problem.input_set
     root = box.upper - box.lower
     counter = itertools.count()
     objective = OutputObjective.of_problem(problem)
-    walks = tuned = batches = 0
+    walks = tuned = batches = stalled = 0
     walked: set[float] = set()  # the starting values of the walks so far (one walk per start)
     alpha_s = walk_s = 0.0
     nodes = closed = max_depth = stuck = lps = lp_closed = mixed_closed = alpha_closed = 0
     n = box.lower.size
     rng = np.random.default_rng(seed)
     lp_s = 0.0
-    # queue entries: (bound, tie, lo, hi, depth, smear); the root is bounded like any child
-    heap: list[tuple[float, int, np.ndarray, np.ndarray, int, np.ndarray]] = []
+    # queue entries: (bound, tie, lo, hi, depth, smear, splits in a row its bound stalled); the
+    # root is bounded like any child
+    heap: list[tuple[float, int, np.ndarray, np.ndarray, int, np.ndarray, int]] = []
 
     def probe(points: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
         """A confirmed counterexample among ``points`` (or None), and every point's ``t``."""
@@ -363,14 +392,16 @@ def _search(
                          {"undecided": stuck, "lp_bounds": lps, "closed_by_lp": lp_closed,
                           "lp_s": lp_s, "closed_by_mixed_rows": mixed_closed,
                           "closed_by_alpha": alpha_closed, "tuned": tuned, "alpha_s": alpha_s,
-                          "walks": walks, "walk_s": walk_s, "lookahead": k})
+                          "walks": walks, "walk_s": walk_s, "stalled": stalled,
+                          "lookahead": k})
 
     first = (box.lower, box.upper) if start is None else start
-    # boxes to bound: (lo, hi, depth, index of the parent among this round's split boxes; the
-    # root has none)
+    # boxes to bound: (lo, hi, depth, index of the parent among this round's split boxes (the
+    # root has none), the parent's width along the split input relative to the root box)
     pending = [(np.array(first[0], dtype=np.float64), np.array(first[1], dtype=np.float64),
-                0, -1)]
+                0, -1, 0.0)]
     split_bounds = [-np.inf]  # the bounds of the boxes being split (theirs until their children's)
+    split_stalled = [0]  # how many splits in a row those boxes' bounds stalled (STALL_REL)
     while pending and not budget.expired():
         lo = np.stack([c[0] for c in pending])
         hi = np.stack([c[1] for c in pending])
@@ -385,12 +416,23 @@ def _search(
             return result("sat", found, float(np.min(t_low)), len(heap))
         # the kept split of every parent: the pair of children leaving the least open
         # (the root, split along no input, is kept as it is)
+        # (for a box tried along every input (STALL_LEVELS), of the splits within STALL_REL of
+        # the best, the one along the input widest relative to the root box)
         keep: dict[int, tuple[float, int]] = {}
+        stalled_tries: dict[int, list[tuple[float, float, int]]] = {}
         for i in range(0, len(pending), 2) if pending[0][3] >= 0 else ():
             parent = pending[i][3]
             score = min(float(t_low[i]), 0.0) + min(float(t_low[i + 1]), 0.0)
             if parent not in keep or score > keep[parent][0]:
                 keep[parent] = (score, i)
+            if split_stalled[parent] >= STALL_LEVELS:
+                stalled_tries.setdefault(parent, []).append((score, pending[i][4], i))
+        for parent, options in stalled_tries.items():
+            best = keep[parent][0]
+            near = [(rel, i, score) for score, rel, i in options
+                    if score >= best - STALL_REL * abs(best)]
+            rel, i, score = max(near)
+            keep[parent] = (score, i)
         kept = (np.array([i + j for _, i in keep.values() for j in (0, 1)]) if keep
                 else np.arange(len(pending)))
         safe = t_low[kept] > 0.0
@@ -454,28 +496,39 @@ def _search(
             i = int(kept[j])
             depth = pending[i][2]
             max_depth = max(max_depth, depth)
-            heapq.heappush(heap, (float(t_low[i]), next(counter), lo[i], hi[i], depth, smear[i]))
+            # a child stalls when its bound rose above its parent's by less than STALL_REL of
+            # it (the root's children never: its bound is -inf)
+            pb = split_bounds[pending[i][3]] if pending[i][3] >= 0 else -np.inf
+            stall = (split_stalled[pending[i][3]] + 1 if pending[i][3] >= 0 and
+                     t_low[i] < pb + STALL_REL * abs(pb) else 0)
+            heapq.heappush(heap, (float(t_low[i]), next(counter), lo[i], hi[i], depth, smear[i],
+                                  stall))
         if len(heap) > max_boxes:
             pending = []
             break
         # split the lowest boxes, each along its candidate inputs, about `batch` children in all
         pending = []
         split_bounds = []
+        split_stalled = []
         while heap and len(pending) < batch:
-            bound, _, blo, bhi, depth, bsmear = heapq.heappop(heap)
+            bound, _, blo, bhi, depth, bsmear, bstalled = heapq.heappop(heap)
             tries = []
-            for d in _candidates(blo, bhi, bsmear, root, k):
+            every = bstalled >= STALL_LEVELS
+            stalled += every
+            for d in _candidates(blo, bhi, bsmear, root, k, cap, every=every):
                 mid = blo[d] + (bhi[d] - blo[d]) / 2.0
                 if blo[d] < mid < bhi[d]:
                     left_hi, right_lo = bhi.copy(), blo.copy()
                     left_hi[d], right_lo[d] = mid, mid
-                    tries += [(blo, left_hi, depth + 1, len(split_bounds)),
-                              (right_lo, bhi, depth + 1, len(split_bounds))]
+                    rel = float((bhi[d] - blo[d]) / root[d]) if root[d] > 0 else 0.0
+                    tries += [(blo, left_hi, depth + 1, len(split_bounds), rel),
+                              (right_lo, bhi, depth + 1, len(split_bounds), rel)]
             if not tries:  # a point, or no input can be halved in float64: undecided
                 stuck += 1
                 continue
             pending += tries
             split_bounds.append(bound)
+            split_stalled.append(bstalled)
     # boxes split but never bounded (the budget ended) are open with their parents' bounds
     lower = min([t[0] for t in heap] + (split_bounds if pending else []), default=np.inf)
     open_ = len(heap) + (len(split_bounds) if pending else 0)

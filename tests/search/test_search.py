@@ -107,18 +107,20 @@ def test_a_pattern_contradicted_by_a_constant_neuron_is_an_empty_region() -> Non
     assert region_lp(net, obj, 0, box, bad) is None
 
 
-@pytest.mark.parametrize(("lookahead", "slopes_from", "lp"),
-                         [(1, None, False), (2, 0, False), (3, None, False), (3, 0, False),
-                          (2, None, True), (2, 0, True)])
+@pytest.mark.parametrize(("lookahead", "slopes_from", "lp", "stall"),
+                         [(1, None, False, False), (2, 0, False, False), (3, None, False, False),
+                          (3, 0, False, False), (2, None, True, False), (2, 0, True, False),
+                          (2, None, False, True)])
 def test_input_splitting_never_contradicts_the_exact_oracle(
-        lookahead: int, slopes_from: int | None, lp: bool,
+        lookahead: int, slopes_from: int | None, lp: bool, stall: bool,
         monkeypatch: pytest.MonkeyPatch) -> None:
     # the soundness suite's tiny nets (1-2 inputs, badly scaled families included), decided by a
     # hair: branch and bound on the input box is sound (closed boxes only by outward-widened
     # bounds, by the optimised slopes' float64 bounds, or, with `lp`, by the safe LP bound as
     # `surrogate verify` passes it; `slopes_from` 0: slopes from the first box on, where the
     # default waits for ALPHA_AFTER boxes, and with them the LP only on batches the slopes skip)
-    # and answers most of them, whatever the number of inputs tried per split
+    # and answers most of them, whatever the number of inputs tried per split; with `stall`,
+    # every box after the root's children counts as stalled (every input tried, the widest kept)
     from soundness_cases import FAMILIES, judge, make_case
 
     from surrogate.app.verify import box_lp_bound
@@ -128,8 +130,10 @@ def test_input_splitting_never_contradicts_the_exact_oracle(
 
     if slopes_from is not None:
         monkeypatch.setattr(bab, "ALPHA_AFTER", slopes_from)
+    if stall:
+        monkeypatch.setattr(bab, "STALL_REL", 1e300)
 
-    answered = lp_calls = 0
+    answered = lp_calls = stalled = 0
     for family in sorted(FAMILIES):
         for seed in range(6):
             case = make_case(family, 200 + seed)
@@ -142,8 +146,10 @@ def test_input_splitting_never_contradicts_the_exact_oracle(
             assert judge(case, answer, x) is None, (case.name, answer)
             answered += answer != "timeout"
             lp_calls += res.stats["lp_bounds"]
+            stalled += res.stats["stalled"]
     assert answered >= 25
     assert (lp_calls > 0) == lp
+    assert stalled > 0  # boxes stall on these nets by themselves too
 
 
 def test_input_splitting_proves_and_refutes_acas_xu(vnncomp) -> None:
@@ -193,6 +199,38 @@ def test_input_splitting_walks_to_a_counterexample_in_a_sliver(
     res = input_split_bab(prob, budget=Budget.of(30))
     assert res.verdict == "sat" and res.stats["walks"] > 0
     assert prob.is_success(res.x, net.forward(res.x))
+
+
+def test_candidates_of_a_stalled_box_are_every_input_within_the_cap() -> None:
+    from surrogate.search.bab import SPLIT_CAP, _candidates
+
+    root = np.array([1.0, 1.0, 0.05, 2.0])
+    lo = np.zeros(4)
+    hi = np.array([0.5, 0.5 / SPLIT_CAP / 4, 0.025, 0.0])  # input 1 under the cap, 3 a point
+    smear = np.array([0.0, 5.0, 0.0, 0.0])  # the bound's linear function sees none of 0, 2
+    assert _candidates(lo, hi, smear, root, 2) == [0]  # no smear within the cap: the widest
+    assert _candidates(lo, hi, smear, root, 2, every=True) == [0, 2]
+    smear = np.array([1.0, 5.0, 2.0, 9.0])
+    assert _candidates(lo, hi, smear, root, 1) == [2]
+
+
+def test_a_box_whose_bound_stalls_is_split_along_every_input(vnncomp) -> None:
+    # ACAS Xu 3_3 property 2 holds by a hair (the dense MILP's best point 0.0009 from the
+    # unsafe set, outputs ~0.02). On this eighth of its box the smear score kept halving inputs
+    # that left the bound where it was while an input smear gave no weight closed such boxes:
+    # with the main tree's cap at 1/1024 but no stall rule, open at 45 s in three runs of three
+    # (lowest bound -0.0043); with it, unsat in about 16 s (three of three); with the stall rule
+    # but the probes' cap of 1/64, open at 30 s
+    from surrogate.network.onnx_io import read_onnx
+    from surrogate.problems.vnnlib_problem import problems_from_property
+    from surrogate.search.bab import input_split_bab, split_box
+    from surrogate.vnnlib.parser import read_vnnlib
+
+    net = read_onnx(vnncomp / "acasxu/onnx/ACASXU_run2a_3_3_batch_2000.onnx")
+    (prob,) = problems_from_property(net, read_vnnlib(vnncomp / "acasxu/vnnlib/prop_2.vnnlib"))
+    lo, hi = split_box(prob.input_set.lower, prob.input_set.upper, 8)[7]
+    res = input_split_bab(prob, budget=Budget.of(50), start=(lo, hi))
+    assert res.verdict == "unsat" and res.stats["stalled"] > 0
 
 
 def test_input_splitting_probes_other_lookaheads_first(vnncomp) -> None:
