@@ -431,7 +431,7 @@ def _search(
             best = keep[parent][0]
             near = [(rel, i, score) for score, rel, i in options
                     if score >= best - STALL_REL * abs(best)]
-            rel, i, score = max(near)
+            _, i, score = max(near)
             keep[parent] = (score, i)
         kept = (np.array([i + j for _, i in keep.values() for j in (0, 1)]) if keep
                 else np.arange(len(pending)))

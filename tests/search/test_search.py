@@ -120,7 +120,8 @@ def test_input_splitting_never_contradicts_the_exact_oracle(
     # `surrogate verify` passes it; `slopes_from` 0: slopes from the first box on, where the
     # default waits for ALPHA_AFTER boxes, and with them the LP only on batches the slopes skip)
     # and answers most of them, whatever the number of inputs tried per split; with `stall`,
-    # every box after the root's children counts as stalled (every input tried, the widest kept)
+    # every open box counts as stalled, so from the third level on every box is tried along
+    # every input and the widest of the splits kept
     from soundness_cases import FAMILIES, judge, make_case
 
     from surrogate.app.verify import box_lp_bound
@@ -220,7 +221,7 @@ def test_a_box_whose_bound_stalls_is_split_along_every_input(vnncomp) -> None:
     # that left the bound where it was while an input smear gave no weight closed such boxes:
     # with the main tree's cap at 1/1024 but no stall rule, open at 45 s in three runs of three
     # (lowest bound -0.0043); with it, unsat in about 16 s (three of three); with the stall rule
-    # but the probes' cap of 1/64, open at 30 s
+    # (after one stalled split) and the probes' cap of 1/64 in the main tree, open at 30 s
     from surrogate.network.onnx_io import read_onnx
     from surrogate.problems.vnnlib_problem import problems_from_property
     from surrogate.search.bab import input_split_bab, split_box
