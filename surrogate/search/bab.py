@@ -414,26 +414,23 @@ def _search(
         found, ts = probe(points)
         if found is not None:
             return result("sat", found, float(np.min(t_low)), len(heap))
-        # the kept split of every parent: the pair of children leaving the least open
-        # (the root, split along no input, is kept as it is)
-        # (for a box tried along every input (STALL_LEVELS), of the splits within STALL_REL of
-        # the best, the one along the input widest relative to the root box)
-        keep: dict[int, tuple[float, int]] = {}
-        stalled_tries: dict[int, list[tuple[float, float, int]]] = {}
+        # the kept split of every parent: the pair of children leaving the least open (the
+        # first on ties); for a box tried along every input (STALL_LEVELS), of the splits within
+        # STALL_REL of that, the one along the input widest relative to the root box. The root,
+        # split along no input, is kept as it is.
+        tries_of: dict[int, list[tuple[float, float, int]]] = {}  # (score, rel. width, index)
         for i in range(0, len(pending), 2) if pending[0][3] >= 0 else ():
-            parent = pending[i][3]
             score = min(float(t_low[i]), 0.0) + min(float(t_low[i + 1]), 0.0)
-            if parent not in keep or score > keep[parent][0]:
-                keep[parent] = (score, i)
+            tries_of.setdefault(pending[i][3], []).append((score, pending[i][4], i))
+        keep: list[int] = []
+        for parent, options in tries_of.items():
+            best, _, top = max(options, key=lambda o: o[0])
             if split_stalled[parent] >= STALL_LEVELS:
-                stalled_tries.setdefault(parent, []).append((score, pending[i][4], i))
-        for parent, options in stalled_tries.items():
-            best = keep[parent][0]
-            near = [(rel, i, score) for score, rel, i in options
-                    if score >= best - STALL_REL * abs(best)]
-            _, i, score = max(near)
-            keep[parent] = (score, i)
-        kept = (np.array([i + j for _, i in keep.values() for j in (0, 1)]) if keep
+                keep.append(max((rel, i) for score, rel, i in options
+                                if score >= best - STALL_REL * abs(best))[1])
+            else:
+                keep.append(top)
+        kept = (np.array([i + j for i in keep for j in (0, 1)]) if keep
                 else np.arange(len(pending)))
         safe = t_low[kept] > 0.0
         # the slopes are optimised while they close at least ALPHA_MIN_RATE of the boxes they
@@ -497,10 +494,11 @@ def _search(
             depth = pending[i][2]
             max_depth = max(max_depth, depth)
             # a child stalls when its bound rose above its parent's by less than STALL_REL of
-            # it (the root's children never: its bound is -inf)
-            pb = split_bounds[pending[i][3]] if pending[i][3] >= 0 else -np.inf
-            stall = (split_stalled[pending[i][3]] + 1 if pending[i][3] >= 0 and
-                     t_low[i] < pb + STALL_REL * abs(pb) else 0)
+            # it (the root has no parent)
+            parent, stall = pending[i][3], 0
+            if parent >= 0 and t_low[i] < (split_bounds[parent]
+                                           + STALL_REL * abs(split_bounds[parent])):
+                stall = split_stalled[parent] + 1
             heapq.heappush(heap, (float(t_low[i]), next(counter), lo[i], hi[i], depth, smear[i],
                                   stall))
         if len(heap) > max_boxes:
