@@ -14,7 +14,8 @@ every intermediate bound). Only inputs whose width, relative to the root box, is
 1/:data:`SPLIT_CAP` (probes) or 1/:data:`TREE_SPLIT_CAP` (main tree) of the widest are tried:
 plain smear kept halving one input down to float resolution on ACAS Xu property 4 and
 reach_prob_density vdp_6. A box whose bound stalls split after split is tried along every input
-(:data:`STALL_REL`): smear missed the input that closes ACAS Xu 3_3 property 2's last boxes.
+at least 1/:data:`SPLIT_CAP` as wide (:data:`STALL_REL`): smear missed the input that closes
+ACAS Xu 3_3 property 2's last boxes.
 Measured on ACAS Xu property 1, net 3_7 (`input_split_bab` alone): smear with a cap of 4,
 unanswered at 30 s (lowest bound -30 after 19000 boxes); cap 64, unsat in 6.1 s (7629 boxes);
 lookahead 2, unsat in 0.9 s (1357).
@@ -129,14 +130,18 @@ LOOKAHEAD = 2
 
 #: A box **stalls** when its bound is above its parent's by less than STALL_REL of the
 #: parent's (negative) bound. A box that stalled STALL_LEVELS splits in a row is tried along
-#: every input (within the cap, smear or not), and of its splits within STALL_REL of the best
+#: every input (within :data:`SPLIT_CAP`, smear or not), and of its splits within STALL_REL of the best
 #: the one along the widest input (relative to the root box) is kept. The smear score sees only
 #: the bound's last linear function, not the looseness an input brings through the unstable
 #: neurons' relaxations: on ACAS Xu 3_3 property 2 the lowest boxes had their smear-chosen
 #: inputs halved down to 1e-5 (relative) at no gain while input 2 kept 1/32 of its range, and
 #: one halving of input 2 closed such a box (bound -0.0048 -> +0.0044). After one stalled split
 #: already, every input tried cost reach_prob_density robot_5 its answer at 60 s (unsat in 30 s
-#: without); after two, 35 s.
+#: without); after two, 35 s. A stalled box's inputs are tried within the probes' cap
+#: (:data:`SPLIT_CAP`), not the main tree's: with 1/1024 there, the fourth of the eight pieces
+#: of robot_5's box (``--jobs 2``) was open at 40 s (depth 40, 12473 boxes tried along every
+#: input), unsat in 20 s with 1/64 (18 s with no stall rule); ACAS Xu 3_3 property 2's eighths
+#: 5, 6, 7 unsat in 17.0, 14.2, 14.4 s with 1/64 (13-17 s with 1/1024).
 STALL_REL = 0.01
 STALL_LEVELS = 2
 
@@ -513,7 +518,8 @@ def _search(
             tries = []
             every = bstalled >= STALL_LEVELS
             stalled += every
-            for d in _candidates(blo, bhi, bsmear, root, k, cap, every=every):
+            for d in _candidates(blo, bhi, bsmear, root, k, min(cap, SPLIT_CAP) if every else cap,
+                                 every=every):
                 mid = blo[d] + (bhi[d] - blo[d]) / 2.0
                 if blo[d] < mid < bhi[d]:
                     left_hi, right_lo = bhi.copy(), blo.copy()

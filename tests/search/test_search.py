@@ -234,6 +234,24 @@ def test_a_box_whose_bound_stalls_is_split_along_every_input(vnncomp) -> None:
     assert res.verdict == "unsat" and res.stats["stalled"] > 0
 
 
+def test_a_stalled_box_is_tried_only_along_inputs_within_the_probes_cap(vnncomp) -> None:
+    # the fourth of the eight pieces of reach_prob_density robot_5's box (what `--jobs 2` gives
+    # a worker): with a stalled box tried along every input down to the main tree's cap of
+    # 1/1024, open at 40 s (depth 40, 18116 boxes tried along every input); within the probes'
+    # cap of 1/64, unsat in 15-17 s (three runs)
+    from surrogate.network.onnx_io import read_onnx
+    from surrogate.problems.vnnlib_problem import problems_from_property
+    from surrogate.search.bab import input_split_bab, split_box
+    from surrogate.vnnlib.parser import read_vnnlib
+
+    folder = vnncomp / "reach_prob_density"
+    net = read_onnx(folder / "onnx/robot.onnx")
+    (prob,) = problems_from_property(net, read_vnnlib(folder / "vnnlib/robot_5.vnnlib"))
+    lo, hi = split_box(prob.input_set.lower, prob.input_set.upper, 8)[3]
+    res = input_split_bab(prob, budget=Budget.of(35), start=(lo, hi))
+    assert res.verdict == "unsat" and res.stats["stalled"] > 0
+
+
 def test_input_splitting_probes_other_lookaheads_first(vnncomp) -> None:
     # ACAS Xu property 2 on net 1_1 holds, but only lookahead 1 closes its tree in time (about
     # 0.5 s; lookahead 2 and 3 leave it open at 20 s): the default search runs it as a probe
