@@ -128,20 +128,20 @@ TREE_SPLIT_CAP = 1024.0
 #: Inputs tried per split (their children all bounded, the best pair kept).
 LOOKAHEAD = 2
 
-#: A box **stalls** when its bound is above its parent's by less than STALL_REL of the
-#: parent's (negative) bound. A box that stalled STALL_LEVELS splits in a row is tried along
-#: every input (within :data:`SPLIT_CAP`, smear or not), and of its splits within STALL_REL of the best
-#: the one along the widest input (relative to the root box) is kept. The smear score sees only
-#: the bound's last linear function, not the looseness an input brings through the unstable
-#: neurons' relaxations: on ACAS Xu 3_3 property 2 the lowest boxes had their smear-chosen
-#: inputs halved down to 1e-5 (relative) at no gain while input 2 kept 1/32 of its range, and
-#: one halving of input 2 closed such a box (bound -0.0048 -> +0.0044). After one stalled split
-#: already, every input tried cost reach_prob_density robot_5 its answer at 60 s (unsat in 30 s
-#: without); after two, 35 s. A stalled box's inputs are tried within the probes' cap
-#: (:data:`SPLIT_CAP`), not the main tree's: with 1/1024 there, the fourth of the eight pieces
-#: of robot_5's box (``--jobs 2``) was open at 40 s (depth 40, 12473 boxes tried along every
-#: input), unsat in 20 s with 1/64 (18 s with no stall rule); ACAS Xu 3_3 property 2's eighths
-#: 5, 6, 7 unsat in 17.0, 14.2, 14.4 s with 1/64 (13-17 s with 1/1024).
+#: A box **stalls** when its bound is above its parent's by less than STALL_REL of the parent's
+#: (negative) bound. A box that stalled STALL_LEVELS splits in a row is tried along every input
+#: (within :data:`SPLIT_CAP`, smear or not), and of its splits within STALL_REL of the best the
+#: one along the widest input (relative to the root box) is kept. The smear score sees only the
+#: bound's last linear function, not the looseness an input brings through the unstable neurons'
+#: relaxations: on ACAS Xu 3_3 property 2 the lowest boxes had their smear-chosen inputs halved
+#: down to 1e-5 (relative) at no gain while input 2 kept 1/32 of its range, and one halving of
+#: input 2 closed such a box (bound -0.0048 -> +0.0044). After one stalled split already, every
+#: input tried cost reach_prob_density robot_5 its answer at 60 s (unsat in 30 s without); after
+#: two, 35 s. A stalled box's inputs are tried within the probes' cap (:data:`SPLIT_CAP`), not
+#: the main tree's: with 1/1024 there, the fourth of the eight pieces of robot_5's box
+#: (``--jobs 2``; with the LP bound, one process) was open at 40 s (depth 40, 12473 boxes
+#: tried along every input), unsat in 20 s with 1/64 (18 s with no stall rule); ACAS Xu 3_3
+#: property 2's eighths 5, 6, 7 unsat in 17.0, 14.2, 14.4 s with 1/64 (13-17 s with 1/1024).
 STALL_REL = 0.01
 STALL_LEVELS = 2
 
