@@ -268,14 +268,15 @@ def _candidates(lo: np.ndarray, hi: np.ndarray, smear: np.ndarray, root: np.ndar
     """The inputs a box may be split along: the ``k`` best by smear among those at least
     1/``cap`` as wide (relative to the root box) as the widest; the widest alone when the bound
     depends on none of them. With ``every`` (a stalled box, see :data:`STALL_REL`): every input
-    at least that wide, smear or not. Empty for a point."""
+    at least 1/min(``cap``, :data:`SPLIT_CAP`) as wide, smear or not. Empty for a point."""
     width = hi - lo
     rel = np.where(root > 0, width / np.where(root > 0, root, 1.0), 0.0)
     if not np.any(width > 0):
         return []
-    allowed = (width > 0) & (rel >= rel.max() / cap)
     if every:
+        allowed = (width > 0) & (rel >= rel.max() / min(cap, SPLIT_CAP))
         return [int(d) for d in np.flatnonzero(allowed)]
+    allowed = (width > 0) & (rel >= rel.max() / cap)
     score = np.where(allowed, smear, -1.0)
     dims = [int(d) for d in np.argsort(-score, kind="stable")[:k] if score[d] > 0]
     return dims or [int(np.argmax(rel))]
@@ -518,8 +519,7 @@ def _search(
             tries = []
             every = bstalled >= STALL_LEVELS
             stalled += every
-            for d in _candidates(blo, bhi, bsmear, root, k, min(cap, SPLIT_CAP) if every else cap,
-                                 every=every):
+            for d in _candidates(blo, bhi, bsmear, root, k, cap, every=every):
                 mid = blo[d] + (bhi[d] - blo[d]) / 2.0
                 if blo[d] < mid < bhi[d]:
                     left_hi, right_lo = bhi.copy(), blo.copy()

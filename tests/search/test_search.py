@@ -3,6 +3,8 @@ regions. The local search's optimum on tiny nets is checked against the exact MI
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -153,6 +155,17 @@ def test_input_splitting_never_contradicts_the_exact_oracle(
     assert stalled > 0  # boxes stall on these nets by themselves too
 
 
+def _vnncomp_problem(onnx: Path, vnnlib: Path):
+    """``(network, problem)`` of a VNN-COMP instance with one unsafe case."""
+    from surrogate.network.onnx_io import read_onnx
+    from surrogate.problems.vnnlib_problem import problems_from_property
+    from surrogate.vnnlib.parser import read_vnnlib
+
+    net = read_onnx(onnx)
+    (prob,) = problems_from_property(net, read_vnnlib(vnnlib))
+    return net, prob
+
+
 def test_input_splitting_proves_and_refutes_acas_xu(vnncomp) -> None:
     from surrogate.network.onnx_io import read_onnx
     from surrogate.problems.vnnlib_problem import problems_from_property
@@ -189,14 +202,10 @@ def test_input_splitting_walks_to_a_counterexample_in_a_sliver(
     # sat, but PGD's best points miss the unsafe set by 0.0005-0.007 and no box probe met it in
     # 60 s (one run in several did): the walk over linear regions from the lowest boxes' best
     # probes finds it in 1-4 s
-    from surrogate.network.onnx_io import read_onnx
-    from surrogate.problems.vnnlib_problem import problems_from_property
     from surrogate.search.bab import input_split_bab
-    from surrogate.vnnlib.parser import read_vnnlib
 
-    net = read_onnx(vnncomp / f"acasxu/onnx/ACASXU_run2a_{net_name}_batch_2000.onnx")
-    (prob,) = problems_from_property(
-        net, read_vnnlib(vnncomp / f"acasxu/vnnlib/prop_{prop_name}.vnnlib"))
+    net, prob = _vnncomp_problem(vnncomp / f"acasxu/onnx/ACASXU_run2a_{net_name}_batch_2000.onnx",
+                                 vnncomp / f"acasxu/vnnlib/prop_{prop_name}.vnnlib")
     res = input_split_bab(prob, budget=Budget.of(30))
     assert res.verdict == "sat" and res.stats["walks"] > 0
     assert prob.is_success(res.x, net.forward(res.x))
@@ -222,13 +231,10 @@ def test_a_box_whose_bound_stalls_is_split_along_every_input(vnncomp) -> None:
     # with the main tree's cap at 1/1024 but no stall rule, open at 45 s in three runs of three
     # (lowest bound -0.0043); with it, unsat in about 16 s (three of three); with the stall rule
     # (after one stalled split) and the probes' cap of 1/64 in the main tree, open at 30 s
-    from surrogate.network.onnx_io import read_onnx
-    from surrogate.problems.vnnlib_problem import problems_from_property
     from surrogate.search.bab import input_split_bab, split_box
-    from surrogate.vnnlib.parser import read_vnnlib
 
-    net = read_onnx(vnncomp / "acasxu/onnx/ACASXU_run2a_3_3_batch_2000.onnx")
-    (prob,) = problems_from_property(net, read_vnnlib(vnncomp / "acasxu/vnnlib/prop_2.vnnlib"))
+    _, prob = _vnncomp_problem(vnncomp / "acasxu/onnx/ACASXU_run2a_3_3_batch_2000.onnx",
+                               vnncomp / "acasxu/vnnlib/prop_2.vnnlib")
     lo, hi = split_box(prob.input_set.lower, prob.input_set.upper, 8)[7]
     res = input_split_bab(prob, budget=Budget.of(50), start=(lo, hi))
     assert res.verdict == "unsat" and res.stats["stalled"] > 0
@@ -239,14 +245,10 @@ def test_a_stalled_box_is_tried_only_along_inputs_within_the_probes_cap(vnncomp)
     # a worker): with a stalled box tried along every input down to the main tree's cap of
     # 1/1024, open at 40 s (depth 40, 18116 boxes tried along every input); within the probes'
     # cap of 1/64, unsat in 15-17 s (three runs)
-    from surrogate.network.onnx_io import read_onnx
-    from surrogate.problems.vnnlib_problem import problems_from_property
     from surrogate.search.bab import input_split_bab, split_box
-    from surrogate.vnnlib.parser import read_vnnlib
 
     folder = vnncomp / "reach_prob_density"
-    net = read_onnx(folder / "onnx/robot.onnx")
-    (prob,) = problems_from_property(net, read_vnnlib(folder / "vnnlib/robot_5.vnnlib"))
+    _, prob = _vnncomp_problem(folder / "onnx/robot.onnx", folder / "vnnlib/robot_5.vnnlib")
     lo, hi = split_box(prob.input_set.lower, prob.input_set.upper, 8)[3]
     res = input_split_bab(prob, budget=Budget.of(35), start=(lo, hi))
     assert res.verdict == "unsat" and res.stats["stalled"] > 0
@@ -255,13 +257,10 @@ def test_a_stalled_box_is_tried_only_along_inputs_within_the_probes_cap(vnncomp)
 def test_input_splitting_probes_other_lookaheads_first(vnncomp) -> None:
     # ACAS Xu property 2 on net 1_1 holds, but only lookahead 1 closes its tree in time (about
     # 0.5 s; lookahead 2 and 3 leave it open at 20 s): the default search runs it as a probe
-    from surrogate.network.onnx_io import read_onnx
-    from surrogate.problems.vnnlib_problem import problems_from_property
     from surrogate.search.bab import LOOKAHEAD_PROBES, input_split_bab
-    from surrogate.vnnlib.parser import read_vnnlib
 
-    net = read_onnx(vnncomp / "acasxu/onnx/ACASXU_run2a_1_1_batch_2000.onnx")
-    (prob,) = problems_from_property(net, read_vnnlib(vnncomp / "acasxu/vnnlib/prop_2.vnnlib"))
+    _, prob = _vnncomp_problem(vnncomp / "acasxu/onnx/ACASXU_run2a_1_1_batch_2000.onnx",
+                               vnncomp / "acasxu/vnnlib/prop_2.vnnlib")
     res = input_split_bab(prob, budget=Budget.of(60))
     assert res.verdict == "unsat"
     assert res.stats["lookahead"] == LOOKAHEAD_PROBES[0][0] == 1
@@ -271,14 +270,10 @@ def test_input_splitting_probes_other_lookaheads_first(vnncomp) -> None:
 def test_input_splitting_finds_a_thin_band_counterexample(vnncomp) -> None:
     # reach_prob_density robot_9 is sat, but its unsafe set is a thin band: PGD, box centres and
     # the bound's corners all missed it; the uniform probes in every box find it
-    from surrogate.network.onnx_io import read_onnx
-    from surrogate.problems.vnnlib_problem import problems_from_property
     from surrogate.search.bab import input_split_bab
-    from surrogate.vnnlib.parser import read_vnnlib
 
     root = vnncomp / "reach_prob_density"
-    net = read_onnx(root / "onnx/robot.onnx")
-    (prob,) = problems_from_property(net, read_vnnlib(root / "vnnlib/robot_9.vnnlib"))
+    net, prob = _vnncomp_problem(root / "onnx/robot.onnx", root / "vnnlib/robot_9.vnnlib")
     res = input_split_bab(prob, budget=Budget.of(60))
     assert res.verdict == "sat"
     assert prob.is_success(res.x, net.forward(res.x))
