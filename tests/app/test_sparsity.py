@@ -1,5 +1,5 @@
 """The automatic sparsity: the lowest candidate whose MILP keeps at most 80 % of the dense MILP's
-unstable neurons, from counts known before any solve."""
+unstable neurons and at most 120 of them, from counts known before any solve."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from surrogate.app.problems import digits_robustness
 from surrogate.app.run import run_problem
-from surrogate.app.sparsity import AUTO_RATIO, choose_sparsity, pick_sparsity
+from surrogate.app.sparsity import AUTO_MAX_BINARIES, AUTO_RATIO, choose_sparsity, pick_sparsity
 from surrogate.errors import InputError
 from surrogate.network.spec import DenseLayer, Network
 from surrogate.problems import robustness_problem
@@ -22,6 +22,20 @@ def test_the_rule_picks_the_least_pruning_that_shrinks_the_milp_enough() -> None
     assert pick_sparsity(counts, ratio=0.1) == 0.9
     assert pick_sparsity({0.0: 100, 0.3: 99, 0.9: 85}) == 0.3  # none shrinks it: the least
     assert pick_sparsity({0.0: 100}) is None
+
+
+def test_the_rule_caps_the_binaries_and_prunes_most_when_every_milp_is_big() -> None:
+    assert AUTO_MAX_BINARIES == 120
+    # Task 2's 100-100-100-1 (200 unstable dense): 0.3 passes the ratio, only 0.8 the cap
+    counts = {0.0: 200, 0.3: 160, 0.5: 147, 0.8: 114, 0.9: 57, 0.95: 30}
+    assert pick_sparsity(counts) == 0.8
+    assert pick_sparsity(counts, max_binaries=1000) == 0.3  # the ratio alone
+    # every MILP above the cap: the most pruned candidate up to 0.9, never 0.95
+    big = {0.0: 800, 0.3: 700, 0.5: 600, 0.8: 400, 0.9: 300, 0.95: 200}
+    assert pick_sparsity(big) == 0.9
+    assert pick_sparsity({0.0: 800, 0.95: 200}) == 0.95  # the only candidate
+    # small MILPs that pruning does not shrink: the least pruning, as before
+    assert pick_sparsity({0.0: 30, 0.3: 30, 0.9: 29}) == 0.3
     with pytest.raises(InputError, match="needs the dense MILP's unstable count"):
         pick_sparsity({0.5: 3})
 
