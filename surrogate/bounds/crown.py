@@ -36,10 +36,11 @@ docs/verify.md). :mod:`surrogate.search.relu_bab` does the same optimisation per
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -122,6 +123,34 @@ class CrownNet:
         self.x_mag = torch.maximum(self.x_lo.abs(), self.x_hi.abs())
         self.relu_layers = [i for i, r in enumerate(self.relu) if r]
         self.widths = [int(w.shape[0]) for w in self.W]
+
+    def search_copy(self) -> Self:
+        """The same network, box and bounds in float32, for searching slopes and branching
+        choices only, never for a bound (a float32 back-substitution is about twice as fast and
+        its rounding does not matter there: every bound is recomputed in float64). ``self``
+        when a weight, bias or bound does not fit float32 finitely (the search stays float64)."""
+        t = self.torch
+        if not hasattr(self, "_params32"):
+            params = ([w.to(t.float32) for w in self.W], [b.to(t.float32) for b in self.b])
+            fits = all(bool(t.isfinite(x).all()) for x in params[0] + params[1])
+            self._params32 = params if fits else None
+        if self._params32 is None:
+            return self
+        lo = [x.to(t.float32) for x in self.lo_b]
+        up = [x.to(t.float32) for x in self.up_b]
+        x_lo, x_hi = self.x_lo.to(t.float32), self.x_hi.to(t.float32)
+        if not all(bool(t.isfinite(x).all()) for x in [*lo, *up, x_lo, x_hi]):
+            return self
+        c = copy.copy(self)
+        c.W, c.b = self._params32
+        c.lo_b, c.up_b, c.x_lo, c.x_hi = lo, up, x_lo, x_hi
+        c.x_mag = t.maximum(x_lo.abs(), x_hi.abs())
+        c.Wabs = c.babs = []  # magnitudes are for bounds: float64 only
+        return c
+
+    @property
+    def dtype(self):
+        return self.W[0].dtype
 
     def layer_bounds(self, i: int, split):
         """Per-domain ``(l, u)`` of layer ``i``, the split sides clipped at 0 (``split``:
@@ -260,14 +289,16 @@ class MixedRows:
         """``(G_b, h_b, margin)``: ``(B, R0 + K, n)``, ``(B, R0 + K)``, ``(B, R0 + K)``."""
         import torch as t
 
-        G = self.G.expand(batch, -1, -1)
-        h = self.h.expand(batch, -1)
-        zero = t.zeros((batch, self.G.shape[0]), dtype=self.G.dtype)
+        dt = logits.dtype  # float32 while searching (CrownNet.search_copy), else float64
+        G0, h0 = self.G.to(dt), self.h.to(dt)
+        G = G0.expand(batch, -1, -1)
+        h = h0.expand(batch, -1)
+        zero = t.zeros((batch, self.G.shape[0]), dtype=dt)
         if self.K == 0:
             return G, h, zero
         mu = t.softmax(logits.masked_fill(~self.mask, -t.inf), dim=-1)
-        extra = BOUND_ROUND_REL * (mu.abs() @ self.row_mag)
-        return (t.cat([G, mu @ self.G], dim=1), t.cat([h, mu @ self.h], dim=1),
+        extra = BOUND_ROUND_REL * (mu.abs() @ self.row_mag.to(dt))
+        return (t.cat([G, mu @ G0], dim=1), t.cat([h, mu @ h0], dim=1),
                 t.cat([zero, extra.detach()], dim=1))
 
 
@@ -324,29 +355,37 @@ def optimise(net: CrownNet, G, h, k: int, *, post: bool, steps: int,
     ``alpha`` and the logits."""
     t = net.torch
     beta = beta if beta is not None else {}
-    params = [{"params": [a.requires_grad_() for a in alpha.values()], "lr": lr}]
-    if beta:
-        params.append({"params": [b.requires_grad_() for b in beta.values()], "lr": LR_BETA})
+    # the search runs on float32 copies (CrownNet.search_copy); the bound at the end is float64
+    fast = net.search_copy()
+    dt = fast.dtype
+    a_s = {i: a.detach().to(dt).requires_grad_() for i, a in alpha.items()}
+    b_s = {i: b.detach().to(dt).requires_grad_() for i, b in beta.items()}
+    l_s = None if logits is None else logits.detach().to(dt).requires_grad_()
+    G_s = None if G is None else G.to(dt)
+    h_s = None if h is None else h.to(dt)
+    params = [{"params": list(a_s.values()), "lr": lr}]
+    if b_s:
+        params.append({"params": list(b_s.values()), "lr": LR_BETA})
     if mixed is not None and mixed.K:
-        params.append({"params": [logits.requires_grad_()], "lr": lr})
+        params.append({"params": [l_s], "lr": lr})
     # nothing to tune, e.g. no ReLU before layer k: the first evaluation is the bound
     tunable = bool(alpha) or bool(beta) or bool(mixed is not None and mixed.K)
-    best_a = {i: a.detach().clone() for i, a in alpha.items()}
-    best_b = {i: b.detach().clone() for i, b in beta.items()}
-    best_mix = None if logits is None else logits.detach().clone()
+    best_a = {i: a.detach().clone() for i, a in a_s.items()}
+    best_b = {i: b.detach().clone() for i, b in b_s.items()}
+    best_mix = None if l_s is None else l_s.detach().clone()
     best_lb = None
     opt = _Adam(params)
 
-    def rows(mix):
+    def rows(Gx, hx, mix):
         if mixed is None:
-            return G, h, None
+            return Gx, hx, None
         return mixed.rows(mix, next(iter(alpha.values())).shape[0] if alpha else 1)
 
     with t.enable_grad():
         for step in range(steps):
-            Gs, hs, _ = rows(logits)
-            lb = net.backward(Gs, hs, k, post=post, splits=splits, alpha=alpha,
-                              beta=beta or None)["lb"]
+            Gs, hs, _ = rows(G_s, h_s, l_s)
+            lb = fast.backward(Gs, hs, k, post=post, splits=splits, alpha=a_s,
+                               beta=b_s or None)["lb"]
             with t.no_grad():
                 if best_lb is None:
                     best_lb = lb.detach().clone()
@@ -354,33 +393,39 @@ def optimise(net: CrownNet, G, h, k: int, *, post: bool, steps: int,
                 else:
                     better = lb > best_lb
                     best_lb = t.where(better, lb, best_lb)
-                for i in alpha:
-                    best_a[i] = t.where(better.unsqueeze(-1), alpha[i], best_a[i])
-                for i in beta:
-                    best_b[i] = t.where(better.unsqueeze(-1), beta[i], best_b[i])
+                for i in a_s:
+                    best_a[i] = t.where(better.unsqueeze(-1), a_s[i], best_a[i])
+                for i in b_s:
+                    best_b[i] = t.where(better.unsqueeze(-1), b_s[i], best_b[i])
                 if best_mix is not None and mixed is not None and mixed.K:
                     # a mixed row's logits follow that row's best bound
                     gain = better[:, -mixed.K:].unsqueeze(-1)
-                    best_mix = t.where(gain, logits, best_mix)
+                    best_mix = t.where(gain, l_s, best_mix)
                 still = best_lb <= 0.0 if open_mask is None else open_mask & (best_lb <= 0.0)
                 if step == steps - 1 or not bool(still.any()) or not tunable or (
                         budget is not None and budget.expired()):
                     break
-            objective = lb if open_mask is None else lb * open_mask
+            if step == 0:  # the objective's scale: Adam's squared gradients must fit float32
+                finite = lb.detach()[t.isfinite(lb.detach())]
+                scale = max(1.0, float(finite.abs().max())) if finite.numel() else 1.0
+            objective = (lb if open_mask is None else lb * open_mask) / scale
             opt.zero_grad()
             (-objective.sum()).backward()
             opt.step()
             with t.no_grad():
-                for a in alpha.values():
+                for a in a_s.values():
                     a.clamp_(0.0, 1.0)
-                for b in beta.values():
+                for b in b_s.values():
                     b.clamp_(min=0.0)
+    f64 = net.dtype
+    if best_mix is not None:
+        best_mix = best_mix.to(f64)
     with t.no_grad():
         for i in alpha:
-            alpha[i] = best_a[i].clamp(0.0, 1.0)
+            alpha[i] = best_a[i].to(f64).clamp(0.0, 1.0)
         for i in beta:
-            beta[i] = best_b[i].clamp(min=0.0)
-        Gs, hs, extra = rows(best_mix)
+            beta[i] = best_b[i].to(f64).clamp(min=0.0)
+        Gs, hs, extra = rows(G, h, best_mix)
         out = net.backward(Gs, hs, k, post=post, splits=splits, alpha=alpha, beta=beta or None,
                            keep_lambda=keep_lambda, magnitude=True)
         sound = out["lb"] - BOUND_ROUND_REL * out["S"]

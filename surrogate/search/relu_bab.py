@@ -299,9 +299,12 @@ def _filtered_smart_branching(net: _Net, splits: dict, alpha: dict, beta: dict, 
     saved = net.lo_b, net.up_b
     net.lo_b = [b[rep] if b.dim() == 2 else b for b in saved[0]]
     net.up_b = [b[rep] if b.dim() == 2 else b for b in saved[1]]
-    try:
-        lb = net.rows_bound(logits[rep], splits=sp, alpha={i: alpha[i][rep] for i in layers},
-                            beta={i: beta[i][rep] for i in layers})["lb"].numpy()
+    try:  # a choice, not a bound: in float32 (CrownNet.search_copy)
+        fast = net.search_copy()
+        dt = fast.dtype
+        lb = fast.rows_bound(logits[rep].to(dt), splits=sp,
+                             alpha={i: alpha[i][rep].to(dt) for i in layers},
+                             beta={i: beta[i][rep].to(dt) for i in layers})["lb"].numpy()
     finally:
         net.lo_b, net.up_b = saved
     worst = np.full(n_child, np.inf)

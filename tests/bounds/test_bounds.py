@@ -494,3 +494,54 @@ def test_the_lp_started_from_lp_start_keeps_its_slopes_and_equals_compute_bounds
     sbox = Box(np.full(8, -0.2), np.full(8, 0.2))
     plain = lp_start(small, sbox, time_limit_s=math.inf)
     assert plain.method == "symbolic" and plain.slopes is None
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e20])
+def test_slopes_are_searched_in_float32_and_bounds_computed_in_float64(scale: float) -> None:
+    """alpha-CROWN searches its slopes on a float32 copy of the network (CrownNet.search_copy)
+    and recomputes every bound in float64: the bounds are sound and as tight as a float64 search
+    gives, up to the search's own noise, on a well-scaled network and on one whose second layer
+    is scaled by 1e20 (Adam's squared gradients would overflow float32 without the objective's
+    scaling). A weight beyond float32 (1e40) keeps the search in float64."""
+    import torch
+
+    from surrogate.bench.networks import random_mlp
+    from surrogate.bounds import crown
+    from surrogate.bounds.crown import CrownNet, alpha_bounds
+
+    base = random_mlp((32, 16, 16, 16, 3), seed=7)
+    net = Network(tuple(layer.replace(weight=layer.weight * (scale if k == 1 else 1.0))
+                        for k, layer in enumerate(base.layers)))
+    box = Box(np.full(32, -0.3), np.full(32, 0.3))
+    initial = symbolic_bounds(net, box)
+    fast = CrownNet(net, box, initial).search_copy()
+    assert fast.dtype == torch.float32 and fast.x_lo.dtype == torch.float32
+    assert CrownNet(net, box, initial).dtype == torch.float64
+    huge = Network(tuple(layer.replace(weight=layer.weight * (1e40 if k == 1 else 1.0))
+                         for k, layer in enumerate(base.layers)))
+    crown_huge = CrownNet(huge, box, symbolic_bounds(huge, box))
+    assert crown_huge.search_copy() is crown_huge
+
+    searched32 = alpha_bounds(net, box, initial)
+    real = CrownNet.search_copy
+    try:  # the same search in float64, for comparison
+        CrownNet.search_copy = lambda self: self  # type: ignore[method-assign]
+        searched64 = alpha_bounds(net, box, initial)
+    finally:
+        CrownNet.search_copy = real  # type: ignore[method-assign]
+    assert crown.CrownNet.search_copy is real
+    rng = np.random.default_rng(1)
+    xs = np.vstack([np.where(rng.random((3000, 32)) < 0.5, box.lower, box.upper),
+                    rng.uniform(box.lower, box.upper, (3000, 32))])
+    zs = net.pre_activations(xs)
+    for k in range(len(net.layers)):
+        for b in (searched32, searched64):
+            assert b.lower[k].dtype == np.float64
+            assert np.all(zs[k] >= b.lower[k]) and np.all(zs[k] <= b.upper[k])
+        w32 = float(np.sum(searched32.upper[k] - searched32.lower[k]))
+        w64 = float(np.sum(searched64.upper[k] - searched64.lower[k]))
+        assert w32 <= w64 * (1 + 1e-3) + 1e-9 * scale
+    tighter = sum(float(np.sum(initial.upper[k] - initial.lower[k])
+                        - np.sum(searched32.upper[k] - searched32.lower[k]))
+                  for k in range(len(net.layers)))
+    assert tighter > 0.0  # the search did something
