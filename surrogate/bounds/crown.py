@@ -15,8 +15,9 @@ Every ``alpha`` in ``[0, 1]`` and ``beta >= 0`` gives a valid lower bound; :func
 raises it by projected gradient ascent (Adam through torch autograd), keeping per row the best
 ``alpha``/``beta`` seen.
 
-Soundness in floating point: the bound returned is recomputed in float64 with those best
-values (clamped to their ranges), the upper line's slope rounded up by :data:`SLOPE_UP` (a
+Soundness in floating point: the search may run in float32 (:meth:`CrownNet.search_copy`, on
+wide networks); the bound returned is recomputed in float64 with the best values it found
+(clamped to their ranges), the upper line's slope rounded up by :data:`SLOPE_UP` (a
 larger slope keeps ``h <= s (z - l)`` valid on ``[l, u]``), and lowered by
 ``BOUND_ROUND_REL * S``, ``S`` the same back-substitution done on absolute values (a bound on
 every product and partial sum of the computation), or a majorant of it
@@ -161,7 +162,8 @@ class CrownNet:
         return c
 
     @property
-    def dtype(self):
+    def dtype(self) -> Any:
+        """The tensors' dtype: float64, or float32 for a :meth:`search_copy`."""
         return self.W[0].dtype
 
     def layer_bounds(self, i: int, split):

@@ -22,6 +22,8 @@ def test_the_rule_picks_the_least_pruning_that_shrinks_the_milp_enough() -> None
     assert pick_sparsity(counts, ratio=0.1) == 0.9
     assert pick_sparsity({0.0: 100, 0.3: 99, 0.9: 85}) == 0.3  # none shrinks it: the least
     assert pick_sparsity({0.0: 100}) is None
+    with pytest.raises(InputError, match="needs the dense MILP's unstable count"):
+        pick_sparsity({0.5: 3})
 
 
 def test_the_rule_caps_the_binaries_and_prunes_most_when_every_milp_is_big() -> None:
@@ -36,8 +38,6 @@ def test_the_rule_caps_the_binaries_and_prunes_most_when_every_milp_is_big() -> 
     assert pick_sparsity({0.0: 800, 0.95: 200}) == 0.95  # the only candidate
     # small MILPs that pruning does not shrink: the least pruning, as before
     assert pick_sparsity({0.0: 30, 0.3: 30, 0.9: 29}) == 0.3
-    with pytest.raises(InputError, match="needs the dense MILP's unstable count"):
-        pick_sparsity({0.5: 3})
 
 
 def test_choose_sparsity_counts_what_the_runs_build(digits) -> None:
