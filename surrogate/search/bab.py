@@ -273,10 +273,9 @@ def _candidates(lo: np.ndarray, hi: np.ndarray, smear: np.ndarray, root: np.ndar
     rel = np.where(root > 0, width / np.where(root > 0, root, 1.0), 0.0)
     if not np.any(width > 0):
         return []
+    allowed = (width > 0) & (rel >= rel.max() / (min(cap, SPLIT_CAP) if every else cap))
     if every:
-        allowed = (width > 0) & (rel >= rel.max() / min(cap, SPLIT_CAP))
         return [int(d) for d in np.flatnonzero(allowed)]
-    allowed = (width > 0) & (rel >= rel.max() / cap)
     score = np.where(allowed, smear, -1.0)
     dims = [int(d) for d in np.argsort(-score, kind="stable")[:k] if score[d] > 0]
     return dims or [int(np.argmax(rel))]
