@@ -45,7 +45,8 @@ from surrogate.prune.registry import finetuned_method
 from surrogate.sets import Box
 from surrogate.vnnlib.images import property_images
 
-__all__ = ["Outcome", "build_problem", "error_outcome", "execute", "outcome_of_record"]
+__all__ = ["Outcome", "build_problem", "error_outcome", "execute", "outcome_of_record",
+           "task_surrogate"]
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def _pruned(network: str, method: str, sparsity: float, options_json: str,
     return make_surrogate(resolve_network(network), base, sparsity, **kw)
 
 
-def _surrogate(task: Task) -> Any:
+def task_surrogate(task: Task) -> Any:
     """The task's pruned surrogate (None at sparsity 0)."""
     if task.sparsity == 0:
         return None
@@ -178,7 +179,7 @@ def _surrogate(task: Task) -> Any:
 
 def _run_sweep(task: Task) -> dict[str, Any]:
     problem, warm = build_problem(task)
-    surrogate = _surrogate(task)
+    surrogate = task_surrogate(task)
     strategy = strategy_name(task.pipeline)
     if strategy is not None and problem.kind == "verification":
         # the portfolio with its defaults: the counterexample search of `surrogate verify`
@@ -246,7 +247,7 @@ def _run_stock_instance(task: Task) -> dict[str, Any]:
 
 def _run_build(task: Task) -> dict[str, Any]:
     net = resolve_network(task.network)
-    surrogate = _surrogate(task)
+    surrogate = task_surrogate(task)
     if surrogate is not None:
         net = surrogate.network
     prob = task.params["problem"]
