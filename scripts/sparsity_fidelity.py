@@ -76,6 +76,8 @@ def _extremes(s, x0: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray
 
 
 def features(spec_path: str) -> dict[tuple[str, str, str, float], dict[str, float]]:
+    """``corr``, ``cos`` and ``fake`` (module docstring) of every pruned configuration of the
+    sweep ``spec_path``, keyed by (network file name, instance label, method, sparsity)."""
     tasks = expand_tasks(load_spec(spec_path))
     out: dict[tuple[str, str, str, float], dict[str, float]] = {}
     dense_cache: dict[tuple[str, str], tuple] = {}
@@ -86,6 +88,9 @@ def features(spec_path: str) -> dict[tuple[str, str, str, float], dict[str, floa
         if key in out:
             continue
         prob, _ = build_problem(t)
+        if prob.kind != "verification" or len(prob.unsafe) != 1 or prob.unsafe[0].C.shape[0] != 1:
+            raise SystemExit(f"{spec_path}: needs a robustness sweep with one target class "
+                             "(target = \"top2\" or a class index)")
         c = prob.unsafe[0].C[0]
         x0 = np.asarray(prob.x0, dtype=np.float64)
         if (t.network, t.instance) not in dense_cache:
@@ -111,6 +116,8 @@ def _sooner(a: float, b: float) -> bool:
 
 
 def evaluate(results_csv: str, feats: dict) -> dict[str, dict[str, int]]:
+    """Per pruning method: the runs, and how many of them each fixed sparsity and each rule's
+    pick was sooner to a dense adversarial than the dense MILP of the same image and seed."""
     csv.field_size_limit(10**9)
     dense: dict[tuple, tuple[int, float]] = {}
     runs: dict[tuple, dict[float, tuple[int, float]]] = collections.defaultdict(dict)
