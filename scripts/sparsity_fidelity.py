@@ -38,9 +38,8 @@ from surrogate.bench.spec import load_spec
 from surrogate.bench.tasks import expand_tasks
 from surrogate.bench.worker import build_problem, task_surrogate
 from surrogate.problems.attack import pgd_attack
+from surrogate.report.data import better
 from surrogate.sets import L1Ball
-
-REL_TOL = 1e-6
 
 
 def _gradient(net, c: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -80,24 +79,25 @@ def features(spec_path: str) -> dict[tuple[str, str, str, float], dict[str, floa
     sweep ``spec_path``, keyed by (network file name, instance label, method, sparsity)."""
     tasks = expand_tasks(load_spec(spec_path))
     out: dict[tuple[str, str, str, float], dict[str, float]] = {}
-    dense_cache: dict[tuple[str, str], tuple] = {}
+    dense: dict[tuple[str, str], tuple] = {}  # per (network, instance): its problem, once
     for t in tasks:
         if t.sparsity == 0 or "finetune" in t.method or t.pipeline != "ours":
             continue
         key = (os.path.basename(t.network), t.instance, t.method, float(t.sparsity))
         if key in out:
             continue
-        prob, _ = build_problem(t)
-        if prob.kind != "verification" or len(prob.unsafe) != 1 or prob.unsafe[0].C.shape[0] != 1:
-            raise SystemExit(f"{spec_path}: needs a robustness sweep with one target class "
-                             "(target = \"top2\" or a class index)")
-        c = prob.unsafe[0].C[0]
-        x0 = np.asarray(prob.x0, dtype=np.float64)
-        if (t.network, t.instance) not in dense_cache:
+        if (t.network, t.instance) not in dense:
+            prob, _ = build_problem(t)
+            if (prob.kind != "verification" or len(prob.unsafe) != 1
+                    or prob.unsafe[0].C.shape[0] != 1):
+                raise SystemExit(f"{spec_path}: needs a robustness sweep with one target class "
+                                 "(target = \"top2\" or a class index)")
+            c = prob.unsafe[0].C[0]
+            x0 = np.asarray(prob.x0, dtype=np.float64)
             X = _extremes(prob.input_set, x0, 256, np.random.default_rng(0))
             fd = np.array([prob.objective_of_outputs(y) for y in prob.network.forward(X)])
-            dense_cache[(t.network, t.instance)] = (X, fd, _gradient(prob.network, c, x0))
-        X, fd, gd = dense_cache[(t.network, t.instance)]
+            dense[(t.network, t.instance)] = (prob, c, x0, X, fd, _gradient(prob.network, c, x0))
+        prob, c, x0, X, fd, gd = dense[(t.network, t.instance)]
         net = task_surrogate(t).network  # the runs' own surrogate (pruning options and data)
         fp = np.array([prob.objective_of_outputs(y) for y in net.forward(X)])
         gp = _gradient(net, c, x0)
@@ -111,14 +111,11 @@ def features(spec_path: str) -> dict[tuple[str, str, str, float], dict[str, floa
     return out
 
 
-def _sooner(a: float, b: float) -> bool:
-    return a > b + REL_TOL * max(1.0, abs(a), abs(b))
-
-
 def evaluate(results_csv: str, feats: dict) -> dict[str, dict[str, int]]:
     """Per pruning method: the runs, and how many of them each fixed sparsity and each rule's
     pick was sooner to a dense adversarial than the dense MILP of the same image and seed."""
     csv.field_size_limit(10**9)
+    # (unstable count, time to the first dense adversarial; unsolved: a sentinel above any limit)
     dense: dict[tuple, tuple[int, float]] = {}
     runs: dict[tuple, dict[float, tuple[int, float]]] = collections.defaultdict(dict)
     with open(results_csv, newline="") as fh:
@@ -128,7 +125,7 @@ def evaluate(results_csv: str, feats: dict) -> dict[str, dict[str, int]]:
             g = (os.path.basename(r["network"]), r["instance"], r["seed"])
             u = int(float(r["record.neurons.unstable"] or 0))
             t = r["record.time_to_first_success_s"]
-            v = -(float(t) if t else 1e9)
+            v = float(t) if t else 1e9
             p = float(r["sparsity"])
             if p == 0 and r["config"] == "dense":
                 dense[g] = (u, v)
@@ -142,7 +139,7 @@ def evaluate(results_csv: str, feats: dict) -> dict[str, dict[str, int]]:
         row = table[m]
         row["runs"] += 1
         for p, (_, v) in d.items():
-            row[f"fixed {p}"] += _sooner(v, vd)
+            row[f"fixed {p}"] += better(v, vd, maximize=False)  # the report's "sooner"
         f = {p: feats[(g[0], g[1], m, p)] for p in d}
         counts = {p: u for p, (u, _) in d.items()}
         kept = {p: u for p, u in counts.items() if not f[p]["fake"]} or counts
@@ -153,7 +150,7 @@ def evaluate(results_csv: str, feats: dict) -> dict[str, dict[str, int]]:
             "best cos": max(d, key=lambda p: f[p]["cos"]),
         }
         for name, p in picks.items():
-            row[name] += p is not None and _sooner(d[p][1], vd)
+            row[name] += p is not None and better(d[p][1], vd, maximize=False)
     return table
 
 
